@@ -1,0 +1,5 @@
+import sys
+
+from billing_portal.cli import main
+
+sys.exit(main())

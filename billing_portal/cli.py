@@ -1,0 +1,139 @@
+"""The operators' CLI: `python -m billing_portal COMMAND`. Every command has --help and exits
+non-zero with a one-line message on failure (no traceback for errors a person can fix)."""
+
+import argparse
+import getpass
+import json
+import secrets
+import sys
+from collections.abc import Callable
+
+from sqlalchemy.exc import OperationalError
+
+from billing_portal.billing.accounts import create_user
+from billing_portal.billing.errors import DomainError
+from billing_portal.billing.money import format_money
+from billing_portal.db import session_scope
+from billing_portal.models import Role
+
+
+class CommandError(Exception):
+    """A failure to report in one line and exit 1."""
+
+
+def cmd_migrate(_args: argparse.Namespace) -> None:
+    from billing_portal.migrations import upgrade_to_head
+
+    upgrade_to_head()
+    print("Database is at the latest migration.")
+
+
+def cmd_seed_demo(_args: argparse.Namespace) -> None:
+    from billing_portal.demo import DEMO_ADMIN, DEMO_CUSTOMER, seed_demo
+
+    with session_scope() as session:
+        report = seed_demo(session)
+    created = [name for name, done in (("catalog", report.created_catalog), ("demo customer", report.created_customer),
+                                       ("demo admin", report.created_admin)) if done]
+    print(f"Demo data: created {', '.join(created)}." if created else "Demo data was there already.")
+    print(f"  customer: {DEMO_CUSTOMER[0]} / {DEMO_CUSTOMER[1]}")
+    print(f"  admin:    {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}")
+
+
+def cmd_create_admin(args: argparse.Namespace) -> None:
+    generated = False
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password (empty to generate one): ")
+        if password and password != getpass.getpass("Repeat it: "):
+            raise CommandError("The two passwords differ.")
+    else:
+        password = ""
+    if not password:
+        password, generated = secrets.token_urlsafe(18), True
+    with session_scope() as session:
+        user = create_user(session, email=args.email, password=password, name=args.name, role=Role.ADMIN)
+    print(f"Admin {user.email} created.")
+    if generated:
+        print(f"Generated password (shown once): {password}")
+
+
+def cmd_invoices_list(args: argparse.Namespace) -> None:
+    from billing_portal.billing import repository
+
+    with session_scope() as session:
+        rows = repository.all_invoices(session, limit=args.limit, status=args.status)
+    data = [
+        {
+            "number": inv.number,
+            "status": inv.status,
+            "customer_id": inv.customer_id,
+            "currency": inv.currency,
+            "total": inv.total,
+            "amount_paid": inv.amount_paid,
+            "amount_refunded": inv.amount_refunded,
+            "created_at": inv.created_at.isoformat(),
+        }
+        for inv in rows
+    ]
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    if not data:
+        print("No invoices.")
+        return
+    print(f"{'NUMBER':<20} {'STATUS':<14} {'TOTAL':>16} {'CREATED':<10}")
+    for row in data:
+        total = format_money(row["total"], row["currency"])
+        print(f"{row['number'] or '(draft)':<20} {row['status']:<14} {total:>16} {row['created_at'][:10]:<10}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m billing_portal", description="Billing Portal operations.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("migrate", help="apply database migrations up to the latest").set_defaults(run=cmd_migrate)
+    commands.add_parser("seed-demo", help="load demo plans, prices, a demo customer and admin (idempotent)").set_defaults(
+        run=cmd_seed_demo
+    )
+
+    admin = commands.add_parser("create-admin", help="create an admin user")
+    admin.add_argument("email")
+    admin.add_argument("--name", default="Administrator", help="display name (default: Administrator)")
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    admin.set_defaults(run=cmd_create_admin)
+
+    invoices = commands.add_parser("invoices", help="invoice commands")
+    invoice_commands = invoices.add_subparsers(dest="invoice_command", required=True, metavar="ACTION")
+    listing = invoice_commands.add_parser("list", help="list invoices, newest first")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.add_argument("--limit", type=_positive_int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--status", choices=["draft", "open", "paid", "void", "uncollectible"])
+    listing.set_defaults(run=cmd_invoices_list)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError("must be between 1 and 10000")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], None] = args.run
+    try:
+        run(args)
+    except (CommandError, DomainError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        print(f"error: the database is not reachable or not migrated ({exc.orig.__class__.__name__}); "
+              "run `python -m billing_portal migrate` and check DATABASE_URL.", file=sys.stderr)
+        return 1
+    return 0

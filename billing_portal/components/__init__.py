@@ -1,0 +1,1 @@
+"""Reusable Reflex UI pieces (no state logic, no service calls)."""

@@ -1,0 +1,71 @@
+"""Form pieces: labelled fields, error callouts, the centred auth card."""
+
+import reflex as rx
+
+
+def labeled_input(
+    label: str,
+    name: str,
+    *,
+    type: str = "text",
+    auto_complete: str = "",
+    hint: str = "",
+    **props,
+) -> rx.Component:
+    field_id = f"field-{name}"
+    return rx.vstack(
+        rx.el.label(
+            rx.text(label, size="2", weight="medium"),
+            html_for=field_id,
+        ),
+        rx.input(
+            id=field_id,
+            name=name,
+            type=type,
+            auto_complete=auto_complete or None,
+            size="3",
+            width="100%",
+            required=True,
+            **props,
+        ),
+        rx.cond(hint != "", rx.text(hint, size="1", color=rx.color("gray", 10))) if hint else rx.fragment(),
+        spacing="1",
+        width="100%",
+    )
+
+
+def error_callout(message: rx.Var[str]) -> rx.Component:
+    return rx.cond(
+        message != "",
+        rx.callout(
+            message,
+            icon="triangle_alert",
+            color_scheme="red",
+            role="alert",
+            width="100%",
+        ),
+    )
+
+
+def auth_card(title: str, subtitle: str, form: rx.Component, footer: rx.Component) -> rx.Component:
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                rx.vstack(
+                    rx.heading(title, size="6", as_="h1"),
+                    rx.text(subtitle, size="2", color=rx.color("gray", 11)),
+                    spacing="1",
+                ),
+                form,
+                rx.separator(size="4"),
+                footer,
+                spacing="5",
+                width="100%",
+            ),
+            size="4",
+            width="100%",
+            max_width="420px",
+        ),
+        width="100%",
+        padding_top=["0px", "24px"],
+    )

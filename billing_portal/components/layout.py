@@ -1,0 +1,94 @@
+"""The page frame: a slim nav bar and a centred content column."""
+
+import reflex as rx
+
+from billing_portal.state.auth import AuthState
+
+PRODUCT_NAME = "Billing Portal"
+
+
+def link_button(label: str, href: str, **props) -> rx.Component:
+    """A link that looks like a button (one <a>, not a button inside a link)."""
+    return rx.button(rx.link(label, href=href, underline="none"), as_child=True, **props)
+
+
+def nav_bar() -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.link(
+                rx.hstack(
+                    rx.image(src="/logo.svg", alt="", width="28px", height="28px"),
+                    rx.text(PRODUCT_NAME, weight="bold", size="4", color=rx.color("gray", 12)),
+                    align="center",
+                    spacing="2",
+                ),
+                href="/pricing",
+                underline="none",
+                aria_label=f"{PRODUCT_NAME} home",
+            ),
+            rx.spacer(),
+            rx.hstack(
+                rx.link("Pricing", href="/pricing", size="2", weight="medium", color_scheme="gray", high_contrast=True),
+                rx.cond(
+                    AuthState.signed_in,
+                    rx.hstack(
+                        rx.text(
+                            AuthState.user_email,
+                            size="2",
+                            color=rx.color("gray", 11),
+                            display=["none", "none", "block"],
+                            id="nav-user-email",
+                        ),
+                        rx.button(
+                            "Sign out",
+                            on_click=AuthState.sign_out,
+                            variant="soft",
+                            color_scheme="gray",
+                            size="2",
+                        ),
+                        align="center",
+                        spacing="3",
+                    ),
+                    rx.hstack(
+                        rx.link("Sign in", href="/login", size="2", weight="medium", color_scheme="gray", high_contrast=True),
+                        link_button("Sign up", "/signup", size="2"),
+                        align="center",
+                        spacing="4",
+                    ),
+                ),
+                align="center",
+                spacing="4",
+            ),
+            align="center",
+            width="100%",
+            max_width="1120px",
+            margin_x="auto",
+            padding_x=["16px", "16px", "24px"],
+            height="60px",
+        ),
+        as_="header",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        background_color=rx.color("gray", 1),
+        position="sticky",
+        top="0",
+        z_index="10",
+        width="100%",
+    )
+
+
+def page_shell(*children: rx.Component, max_width: str = "1120px") -> rx.Component:
+    return rx.box(
+        nav_bar(),
+        rx.el.main(
+            rx.box(
+                *children,
+                width="100%",
+                max_width=max_width,
+                margin_x="auto",
+                padding_x=["16px", "16px", "24px"],
+                padding_y=["24px", "32px", "48px"],
+            ),
+        ),
+        min_height="100vh",
+        background_color=rx.color("gray", 2),
+    )

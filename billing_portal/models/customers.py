@@ -1,0 +1,28 @@
+"""Customers: the billing identity of a user."""
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from billing_portal.models.types import UTCDateTime, utcnow
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", unique=True, index=True)
+    name: str = Field(default="", max_length=200)
+    company: str = Field(default="", max_length=200)
+    address_line1: str = Field(default="", max_length=200)
+    address_line2: str = Field(default="", max_length=200)
+    city: str = Field(default="", max_length=100)
+    postal_code: str = Field(default="", max_length=20)
+    region: str = Field(default="", max_length=100)
+    country: str = Field(default="", max_length=2)
+    tax_id: str = Field(default="", max_length=50)
+    invoice_email: str = Field(default="", max_length=320)
+    preferred_currency: str = Field(default="USD", max_length=3)
+    locale: str = Field(default="en_US", max_length=16)
+    stripe_customer_id: str | None = Field(default=None, max_length=255, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

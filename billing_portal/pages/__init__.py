@@ -1,0 +1,1 @@
+"""One module per route; each builds its page from components."""

@@ -1,0 +1,66 @@
+"""Every setting of the portal, read from the environment (and `.env`) by pydantic-settings.
+
+Each field is documented in `.env.example`; a test keeps the two in step.
+"""
+
+import os
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class TaxRule(BaseModel):
+    """The tax charged to customers of one country: a percent rate, included in prices or added."""
+
+    rate: Decimal = Field(ge=0, le=100)
+    inclusive: bool = False
+
+
+class Settings(BaseSettings):
+    # BILLING_PORTAL_ENV_FILE lets the test suite ignore a developer's .env.
+    model_config = SettingsConfigDict(
+        env_file=os.environ.get("BILLING_PORTAL_ENV_FILE", ".env"), env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = f"sqlite:///{PROJECT_ROOT / '.data' / 'billing.db'}"
+    redis_url: str | None = None
+    public_url: str = "http://localhost:3000"
+    api_url: str = "http://localhost:8000"
+    allowed_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+    session_days: int = 14
+
+    stripe_secret_key: SecretStr = SecretStr("sk_test_sandbox")
+    stripe_publishable_key: str = "pk_test_sandbox"
+    stripe_webhook_secret: SecretStr = SecretStr("whsec_sandbox")
+    stripe_api_base: str | None = "http://localhost:8420"
+    stripe_js_url: str = "http://localhost:8420/js.stripe.com/v3/"
+
+    storage_backend: str = "local"
+    storage_dir: Path = PROJECT_ROOT / ".data" / "files"
+    s3_bucket: str = "billing-portal"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    cdn_domain: str | None = None
+
+    smtp_url: str | None = None
+
+    invoice_number_prefix: str = "INV"
+    # Country code (ISO 3166 alpha-2) -> tax rule; countries not listed are not taxed.
+    tax_rates: dict[str, TaxRule] = Field(default_factory=dict)
+    downgrade_at_period_end: bool = True
+    default_currency: str = "USD"
+    default_locale: str = "en_US"
+
+    seller_name: str = "Billing Portal Inc."
+    seller_address: str = "1 Market Street, San Francisco, CA 94105, US"
+    seller_tax_id: str = ""
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
