@@ -7,6 +7,7 @@ import os
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,7 +25,10 @@ class TaxRule(BaseModel):
 class Settings(BaseSettings):
     # BILLING_PORTAL_ENV_FILE lets the test suite ignore a developer's .env.
     model_config = SettingsConfigDict(
-        env_file=os.environ.get("BILLING_PORTAL_ENV_FILE", ".env"), env_file_encoding="utf-8", extra="ignore"
+        env_file=os.environ.get("BILLING_PORTAL_ENV_FILE", ".env"),
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # `REDIS_URL=` in .env means "not set", not the empty string
+        extra="ignore",
     )
 
     database_url: str = f"sqlite:///{PROJECT_ROOT / '.data' / 'billing.db'}"
@@ -32,7 +36,7 @@ class Settings(BaseSettings):
     public_url: str = "http://localhost:3000"
     api_url: str = "http://localhost:8000"
     allowed_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
-    session_days: int = 14
+    session_days: int = Field(default=14, ge=1, le=365)
 
     stripe_secret_key: SecretStr = SecretStr("sk_test_sandbox")
     stripe_publishable_key: str = "pk_test_sandbox"
@@ -40,7 +44,7 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = "http://localhost:8420"
     stripe_js_url: str = "http://localhost:8420/js.stripe.com/v3/"
 
-    storage_backend: str = "local"
+    storage_backend: Literal["local", "s3"] = "local"
     storage_dir: Path = PROJECT_ROOT / ".data" / "files"
     s3_bucket: str = "billing-portal"
     s3_endpoint_url: str | None = None
@@ -49,7 +53,7 @@ class Settings(BaseSettings):
 
     smtp_url: str | None = None
 
-    invoice_number_prefix: str = "INV"
+    invoice_number_prefix: str = Field(default="INV", pattern=r"^[A-Z0-9]{1,12}$")
     # Country code (ISO 3166 alpha-2) -> tax rule; countries not listed are not taxed.
     tax_rates: dict[str, TaxRule] = Field(default_factory=dict)
     downgrade_at_period_end: bool = True

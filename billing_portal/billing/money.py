@@ -31,8 +31,9 @@ from babel.numbers import (
 
 from .errors import CurrencyMismatch, InvalidAmount
 
-# ISO 4217 exponents that differ from 2. Babel's own precision (CLDR) is not used: it follows cash
-# practice, e.g. it says 0 for IQD and 2 for HUF's card amounts, and would drift between releases.
+# ISO 4217 exponents that differ from 2. Babel's own precision (CLDR) is not used: it differs from
+# ISO for some codes (0 for IQD, RSD, AFN), and a stored amount must not change meaning when Babel
+# is upgraded.
 _EXPONENTS: dict[str, int] = {
     **dict.fromkeys(
         "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0

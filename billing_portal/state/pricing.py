@@ -103,7 +103,8 @@ class PricingState(AuthState):
         self._load_cards()
 
     @rx.event
-    def set_interval(self, value: str):
+    def set_interval(self, value: str | list[str]):
+        value = value if isinstance(value, str) else ""
         if value not in _INTERVALS or value == self.interval:
             return
         self.interval = value
@@ -115,7 +116,8 @@ class PricingState(AuthState):
             self.loading = False
 
     @rx.event
-    def set_currency(self, value: str):
+    def set_currency(self, value: str | list[str]):
+        value = value if isinstance(value, str) else ""
         if value not in self.currencies or value == self.currency:
             return
         self.currency = value

@@ -160,7 +160,12 @@ def test_to_minor_refuses_floats_and_other_types(value):
 
 @pytest.mark.parametrize(
     ("amount", "currency", "expected"),
-    [(1200, "USD", "12.00"), (-5, "USD", "-0.05"), (12000, "KRW", "12000"), (1234, "BHD", "1.234")],
+    [
+        (1200, "USD", "12.00"),
+        (-5, "USD", "-0.05"),
+        (12000, "KRW", "12000"),
+        (1234, "BHD", "1.234"),
+    ],
 )
 def test_to_major_keeps_the_currency_decimals(amount, currency, expected):
     assert str(to_major(amount, currency)) == expected

@@ -172,9 +172,7 @@ def test_change_at_the_period_start_credits_and_charges_in_full():
 # --- validation ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "at", [utc(2025, 5, 31, 23, 59, 59), JUNE_2025[1], utc(2025, 7, 2)]
-)
+@pytest.mark.parametrize("at", [utc(2025, 5, 31, 23, 59, 59), JUNE_2025[1], utc(2025, 7, 2)])
 def test_change_must_fall_within_the_old_period(at):
     with pytest.raises(DomainError, match="within the current billing period"):
         change(old_amount=1000, new_amount=3000, change_at=at, old_period=JUNE_2025)
@@ -227,7 +225,9 @@ def test_periods_and_change_at_are_checked(period, at, message):
 def test_currency_must_be_known_and_is_normalised():
     with pytest.raises(InvalidAmount):
         change("XYZ", old_amount=1, new_amount=1, change_at=JUNE_2025[0], old_period=JUNE_2025)
-    preview = change("usd", old_amount=1, new_amount=1, change_at=JUNE_2025[0], old_period=JUNE_2025)
+    preview = change(
+        "usd", old_amount=1, new_amount=1, change_at=JUNE_2025[0], old_period=JUNE_2025
+    )
     assert preview.currency == "USD"
 
 
@@ -243,7 +243,8 @@ totals = st.integers(min_value=0, max_value=10**9)
 def changes(draw):
     """A period of a random interval and a moment inside it."""
     start = draw(moments)
-    period = nth_period(start, draw(st.sampled_from(["month", "year"])), draw(st.integers(1, 3)), 0)
+    interval = draw(st.sampled_from(["month", "year"]))
+    period = nth_period(start, interval, draw(st.integers(1, 3)), 0)
     seconds = (period[1] - period[0]) // timedelta(seconds=1)
     at = period[0] + timedelta(seconds=draw(st.integers(0, seconds - 1)))
     return period, at

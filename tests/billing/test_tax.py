@@ -1,4 +1,4 @@
-"""Tax: per-line exclusive/inclusive tax, invoice totals, and the properties the module promises."""
+"""Tax: exclusive/inclusive line tax, invoice totals, and the properties the module promises."""
 
 from decimal import Decimal
 from fractions import Fraction

@@ -1,0 +1,66 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BUN_VERSION := 1.4.4
+STRIPE_PORT ?= 8420
+DATA := .data
+# Debian packages the test suite needs: browser, database and cache stand-ins, PDF tools.
+TEST_APT_PACKAGES := chromium postgresql redis-server poppler-utils fonts-nanum
+
+.PHONY: run test setup test-setup bun system-test-deps migrate seed clean
+
+run: setup
+	@mkdir -p $(DATA)
+	@test -f .env || cp .env.example .env
+	$(BIN)/python -m billing_portal migrate
+	$(BIN)/python -m billing_portal seed-demo
+	@echo "Starting the Stripe sandbox (localstripe) on http://localhost:$(STRIPE_PORT) ..."
+	@$(BIN)/python -m billing_portal.sandbox.localstripe_server --port $(STRIPE_PORT) > $(DATA)/localstripe.log 2>&1 & \
+	  stripe_pid=$$!; trap 'kill $$stripe_pid 2>/dev/null' EXIT INT TERM; \
+	  echo "Portal: http://localhost:3000  (Ctrl-C stops the portal and the sandbox)"; \
+	  $(BIN)/reflex run --env dev --frontend-port 3000 --backend-port 8000
+
+test: test-setup
+	$(BIN)/python -m pytest
+
+setup: $(VENV)/.installed bun
+
+test-setup: setup $(VENV)/.installed-dev system-test-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+# Reflex would download bun from the internet; the npm registry has it.
+bun:
+	@command -v bun >/dev/null 2>&1 || npm install -g --silent bun@$(BUN_VERSION)
+
+system-test-deps:
+	@missing=""; \
+	for pkg in $(TEST_APT_PACKAGES); do \
+	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+migrate: setup
+	$(BIN)/python -m billing_portal migrate
+
+seed: migrate
+	$(BIN)/python -m billing_portal seed-demo
+
+clean:
+	rm -rf $(VENV) .web $(DATA) .states

@@ -1,0 +1,61 @@
+"""The operators' CLI, run as an operator would: a subprocess with DATABASE_URL set."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from billing_portal.settings import PROJECT_ROOT
+
+
+def cli(*args: str, db_url: str, stdin: str = "") -> subprocess.CompletedProcess:
+    env = os.environ | {"DATABASE_URL": db_url, "BILLING_PORTAL_ENV_FILE": os.devnull}
+    return subprocess.run(
+        [sys.executable, "-m", "billing_portal", *args],
+        input=stdin, capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=120,
+    )
+
+
+@pytest.fixture
+def empty_sqlite(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_migrate_seed_and_list_invoices(empty_sqlite):
+    assert cli("migrate", db_url=empty_sqlite).returncode == 0
+    seeded = cli("seed-demo", db_url=empty_sqlite)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "demo@example.com" in seeded.stdout and "admin@example.com" in seeded.stdout
+    again = cli("seed-demo", db_url=empty_sqlite)
+    assert "there already" in again.stdout
+
+    listed = cli("invoices", "list", "--json", db_url=empty_sqlite)
+    invoices = json.loads(listed.stdout)
+    assert len(invoices) >= 12 and {i["currency"] for i in invoices} == {"KRW"}
+    numbers = [i["number"] for i in invoices]
+    assert len(set(numbers)) == len(numbers)
+    table = cli("invoices", "list", "--limit", "2", db_url=empty_sqlite)
+    assert "₩15,000" in table.stdout and len(table.stdout.strip().splitlines()) == 3
+
+
+def test_create_admin_with_password_from_stdin_and_generated(empty_sqlite):
+    cli("migrate", db_url=empty_sqlite)
+    given = cli("create-admin", "ops@example.com", "--password-stdin", db_url=empty_sqlite, stdin="a long enough pw\n")
+    assert given.returncode == 0 and "Generated" not in given.stdout
+    generated = cli("create-admin", "ops2@example.com", db_url=empty_sqlite)
+    assert generated.returncode == 0 and "Generated password (shown once):" in generated.stdout
+    duplicate = cli("create-admin", "ops@example.com", db_url=empty_sqlite)
+    assert duplicate.returncode == 1 and duplicate.stderr.startswith("error: An account with this email")
+    assert "Traceback" not in duplicate.stderr
+
+
+def test_errors_are_one_line_and_non_zero(empty_sqlite):
+    unmigrated = cli("invoices", "list", db_url=empty_sqlite)
+    assert unmigrated.returncode == 1 and "migrate" in unmigrated.stderr and "Traceback" not in unmigrated.stderr
+    bad_flag = cli("invoices", "list", "--limit", "zero", db_url=empty_sqlite)
+    assert bad_flag.returncode == 2 and "not a whole number" in bad_flag.stderr
+    assert cli("--help", db_url=empty_sqlite).returncode == 0
+    for command in (["migrate"], ["seed-demo"], ["create-admin"], ["invoices", "list"]):
+        assert cli(*command, "--help", db_url=empty_sqlite).returncode == 0
