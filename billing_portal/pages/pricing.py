@@ -29,7 +29,7 @@ def pricing_page() -> rx.Component:
             rx.flex(
                 interval_toggle(),
                 currency_toggle(),
-                direction=["column", "row"],
+                direction=rx.breakpoints(initial="column", sm="row"),
                 align="center",
                 justify="center",
                 gap="3",
