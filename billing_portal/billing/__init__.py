@@ -1,0 +1,1 @@
+"""The billing engine: pure rules and use cases. Imports nothing from Reflex."""
