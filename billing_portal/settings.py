@@ -49,7 +49,14 @@ class Settings(BaseSettings):
     s3_bucket: str = "billing-portal"
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_connect_timeout: float = Field(default=2.0, gt=0)
+    s3_read_timeout: float = Field(default=20.0, gt=0)
+    s3_max_attempts: int = Field(default=3, ge=1, le=10)
     cdn_domain: str | None = None
+    # Signs local-disk download links; unset: a random key kept in STORAGE_DIR (shared by workers).
+    download_signing_secret: SecretStr | None = Field(default=None, min_length=32)
 
     smtp_url: str | None = None
 
