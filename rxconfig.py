@@ -9,9 +9,11 @@ _settings = get_settings()
 
 config = rx.Config(
     app_name="billing_portal",
-    # Same URL as the engine; the schema is Alembic's (`python -m billing_portal migrate`),
-    # never `reflex db ...`.
-    db_url=_settings.database_url,
+    # The database is `billing_portal.db` (settings.database_url) and its schema is Alembic's
+    # (`python -m billing_portal migrate`). Reflex gets no db_url on purpose: with one, every
+    # `reflex run` loads our alembic/env.py to autogenerate-diff the live database and tells
+    # operators to run `reflex db migrate`; nothing here uses rx.session / rx.Model.
+    db_url=None,
     redis_url=_settings.redis_url,
     # Where the browser reaches the backend (websocket + /api). In `--env prod` Reflex serves
     # frontend and backend on one port, so this is usually the same as PUBLIC_URL.
@@ -25,5 +27,10 @@ config = rx.Config(
     show_built_with_reflex=False,
     # No sitemap: the portal is not a public site to index (and the plugin warns without pages).
     disable_plugins=[SitemapPlugin],
-    plugins=[],
+    # One accent colour, light appearance, Radix Themes everywhere.
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(appearance="light", accent_color="indigo", gray_color="slate", radius="large"),
+        ),
+    ],
 )

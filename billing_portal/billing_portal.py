@@ -1,33 +1,24 @@
-"""The Reflex app: theme, routes and the API mounted in front of Reflex's own routes."""
+"""The Reflex app: routes, and the Starlette API (/api/*) mounted in front of Reflex's own routes.
+
+Theme and plugins live in rxconfig.py.
+"""
 
 import reflex as rx
 
+from billing_portal.api import build_api
 from billing_portal.pages import index, login, pricing, signup
-from billing_portal.state.auth import AuthState, SignInState, SignUpState
+from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.pricing import PricingState
 
-
-def _api():
-    """The Starlette app with /api/* (webhooks, health, downloads), or None until it exists."""
-    try:
-        from billing_portal.api import build_api
-    except ImportError:
-        return None
-    return build_api()
-
-
 app = rx.App(
-    theme=rx.theme(appearance="light", accent_color="indigo", gray_color="slate", radius="large"),
     head_components=[
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
         rx.el.meta(name="color-scheme", content="light"),
     ],
-    api_transformer=_api(),
+    api_transformer=build_api(),
 )
 
 app.add_page(index.index_page, route=index.ROUTE, title=index.TITLE, on_load=rx.redirect("/pricing", replace=True))
 app.add_page(pricing.pricing_page, route=pricing.ROUTE, title=pricing.TITLE, on_load=PricingState.on_load)
 app.add_page(signup.signup_page, route=signup.ROUTE, title=signup.TITLE, on_load=SignUpState.on_load)
 app.add_page(login.login_page, route=login.ROUTE, title=login.TITLE, on_load=SignInState.on_load)
-
-__all__ = ["app", "AuthState"]

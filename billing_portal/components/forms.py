@@ -13,6 +13,9 @@ def labeled_input(
     **props,
 ) -> rx.Component:
     field_id = f"field-{name}"
+    hint_id = f"{field_id}-hint"
+    if hint:
+        props["aria_describedby"] = hint_id
     return rx.vstack(
         rx.el.label(
             rx.text(label, size="2", weight="medium"),
@@ -28,7 +31,7 @@ def labeled_input(
             required=True,
             **props,
         ),
-        rx.cond(hint != "", rx.text(hint, size="1", color=rx.color("gray", 10))) if hint else rx.fragment(),
+        rx.text(hint, id=hint_id, size="1", color=rx.color("gray", 10)) if hint else rx.fragment(),
         spacing="1",
         width="100%",
     )

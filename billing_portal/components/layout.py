@@ -18,7 +18,7 @@ def nav_bar() -> rx.Component:
             rx.link(
                 rx.hstack(
                     rx.image(src="/logo.svg", alt="", width="28px", height="28px"),
-                    rx.text(PRODUCT_NAME, weight="bold", size="4", color=rx.color("gray", 12)),
+                    rx.text(PRODUCT_NAME, weight="bold", size="4", color=rx.color("gray", 12), white_space="nowrap"),
                     align="center",
                     spacing="2",
                 ),
@@ -28,7 +28,17 @@ def nav_bar() -> rx.Component:
             ),
             rx.spacer(),
             rx.hstack(
-                rx.link("Pricing", href="/pricing", size="2", weight="medium", color_scheme="gray", high_contrast=True),
+                # On a phone the logo is the way to pricing: the nav keeps to one line at 390 px.
+                rx.link(
+                    "Pricing",
+                    href="/pricing",
+                    size="2",
+                    weight="medium",
+                    color_scheme="gray",
+                    high_contrast=True,
+                    underline="hover",
+                    display=["none", "block"],
+                ),
                 rx.cond(
                     AuthState.signed_in,
                     rx.hstack(
@@ -50,10 +60,19 @@ def nav_bar() -> rx.Component:
                         spacing="3",
                     ),
                     rx.hstack(
-                        rx.link("Sign in", href="/login", size="2", weight="medium", color_scheme="gray", high_contrast=True),
-                        link_button("Sign up", "/signup", size="2"),
+                        rx.link(
+                            "Sign in",
+                            href="/login",
+                            size="2",
+                            weight="medium",
+                            color_scheme="gray",
+                            high_contrast=True,
+                            underline="hover",
+                            white_space="nowrap",
+                        ),
+                        link_button("Sign up", "/signup", size="2", white_space="nowrap"),
                         align="center",
-                        spacing="4",
+                        spacing="3",
                     ),
                 ),
                 align="center",

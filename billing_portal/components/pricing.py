@@ -70,31 +70,30 @@ def plan_card(card: PlanCardView) -> rx.Component:
                 rx.spacer(),
                 rx.cond(
                     card.is_current,
-                    rx.badge("Current plan", color_scheme="green", variant="soft", size="2"),
+                    rx.badge("Current plan", color_scheme="green", variant="soft", size="1"),
                     rx.cond(
                         card.savings_label != "",
-                        rx.badge(card.savings_label, variant="soft", size="2"),
+                        rx.badge(card.savings_label, variant="soft", size="1"),
                     ),
                 ),
                 width="100%",
                 align="center",
+                spacing="2",
                 min_height="28px",
             ),
             rx.text(card.description, size="2", color=rx.color("gray", 11), min_height=["0", "0", "40px"]),
+            # Price, then period and monthly equivalent on their own lines, so long KRW amounts
+            # never push the period onto a line of its own in some cards and not others.
             rx.vstack(
-                rx.hstack(
-                    rx.text(card.price_label, size="7", weight="bold", class_name="plan-price"),
-                    rx.text(card.period_label, size="2", color=rx.color("gray", 11)),
-                    align="baseline",
-                    spacing="2",
-                    wrap="wrap",
-                ),
+                rx.text(card.price_label, size="7", weight="bold", class_name="plan-price", white_space="nowrap"),
                 rx.text(
-                    rx.cond(card.monthly_label != "", card.monthly_label, "\u00a0"),
-                    size="1",
-                    color=rx.color("gray", 10),
+                    card.period_label,
+                    rx.cond(card.monthly_label != "", " · " + card.monthly_label, ""),
+                    size="2",
+                    color=rx.color("gray", 11),
+                    class_name="plan-period",
                 ),
-                spacing="0",
+                spacing="1",
             ),
             _card_action(card),
             rx.el.ul(

@@ -32,7 +32,7 @@ def pricing_page() -> rx.Component:
                 direction=rx.breakpoints(initial="column", sm="row"),
                 align="center",
                 justify="center",
-                gap="3",
+                spacing="3",
                 wrap="wrap",
             ),
             error_callout(PricingState.error),

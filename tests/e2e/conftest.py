@@ -1,0 +1,138 @@
+"""Browser tests against the real app: `reflex run --env prod` as a subprocess on a free port.
+
+The app gets a fresh SQLite file in a temp dir (DATABASE_URL), migrated and seeded through the CLI
+(`python -m billing_portal migrate` / `seed-demo`), exactly as an operator would. In prod mode
+Reflex serves the built frontend and the backend on one port, so PUBLIC_URL, API_URL and the only
+allowed origin are the same URL. The whole process group is stopped at the end.
+
+Chromium is Debian's (/usr/bin/chromium): `playwright install` cannot download here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+START_TIMEOUT = float(os.environ.get("E2E_START_TIMEOUT", "420"))  # a cold bun install + build
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the whole group (reflex, granian workers), then SIGKILL what is left."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> Iterator[str]:
+    work = tmp_path_factory.mktemp("e2e-app")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "BILLING_PORTAL_ENV_FILE": os.devnull,  # a developer's .env must not steer the app
+        "DATABASE_URL": f"sqlite:///{work / 'billing.db'}",
+        "PUBLIC_URL": url,
+        "API_URL": url,
+        "ALLOWED_ORIGINS": f'["{url}"]',
+        "STORAGE_DIR": str(work / "files"),
+        "PYTHONUNBUFFERED": "1",
+        "REFLEX_TELEMETRY_ENABLED": "false",
+    }
+    env.pop("REDIS_URL", None)
+
+    for command in ("migrate", "seed-demo"):
+        done = subprocess.run(
+            [sys.executable, "-m", "billing_portal", command],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        )
+        assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
+
+    log_path = work / "reflex.log"
+    started = time.monotonic()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reflex", "run", "--env", "prod",
+             "--frontend-port", str(port), "--backend-port", str(port), "--loglevel", "info"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, stopped as a whole
+        )
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"reflex run exited with {proc.returncode}:\n{_tail(log_path)}")
+            if time.monotonic() - started > START_TIMEOUT:
+                pytest.fail(f"the app did not answer within {START_TIMEOUT:.0f} s:\n{_tail(log_path)}")
+            if _status(f"{url}/api/health") == 200 and _status(f"{url}/pricing") == 200:
+                break
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
+        print(f"\n[e2e] app up at {url} after {elapsed:.1f} s (log: {log_path})")
+        yield url
+    finally:
+        _stop(proc)
