@@ -49,6 +49,8 @@ class CurrentUser:
     role: str
     customer_id: int | None
     name: str
+    currency: str  # the customer's preferred currency: what pages show first
+    locale: str  # how money and dates are formatted for them
 
     @property
     def is_admin(self) -> bool:
@@ -149,6 +151,8 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
         role=user.role,
         customer_id=customer.id if customer else None,
         name=customer.name if customer else "",
+        currency=customer.preferred_currency if customer else get_settings().default_currency,
+        locale=customer.locale if customer else get_settings().default_locale,
     )
 
 

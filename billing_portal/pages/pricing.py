@@ -46,7 +46,7 @@ def pricing_page() -> rx.Component:
             ),
             pricing_grid(),
             rx.text(
-                "Prices exclude tax, which is added at checkout where it applies.",
+                "Tax follows your billing country and is shown at checkout before you pay.",
                 size="1",
                 color=rx.color("gray", 10),
                 align="center",

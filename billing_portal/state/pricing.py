@@ -72,7 +72,7 @@ class PricingState(AuthState):
                 user = self._resolve_user(session)
                 self.currencies = catalog.pricing_currencies(session)
                 if self.currency not in self.currencies:
-                    default = get_settings().default_currency
+                    default = user.currency if user else get_settings().default_currency
                     self.currency = (
                         default if default in self.currencies else (self.currencies or [""])[0]
                     )
@@ -82,7 +82,7 @@ class PricingState(AuthState):
                         currency=self.currency,
                         interval=interval,
                         interval_count=count,
-                        locale=get_settings().default_locale,
+                        locale=user.locale if user else get_settings().default_locale,
                         customer_id=user.customer_id if user else None,
                     )
                     if self.currency
