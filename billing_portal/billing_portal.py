@@ -6,6 +6,7 @@ Theme and plugins live in rxconfig.py.
 import reflex as rx
 
 from billing_portal.api import build_api
+from billing_portal.jobs.runner import embedded_runner
 from billing_portal.pages import index, login, pricing, signup
 from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.pricing import PricingState
@@ -17,6 +18,7 @@ app = rx.App(
     ],
     api_transformer=build_api(),
 )
+app.register_lifespan_task(embedded_runner)
 
 app.add_page(index.index_page, route=index.ROUTE, title=index.TITLE, on_load=rx.redirect("/pricing", replace=True))
 app.add_page(pricing.pricing_page, route=pricing.ROUTE, title=pricing.TITLE, on_load=PricingState.on_load)

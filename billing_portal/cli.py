@@ -89,6 +89,20 @@ def cmd_invoices_list(args: argparse.Namespace) -> None:
         print(f"{row['number'] or '(draft)':<20} {row['status']:<14} {total:>16} {row['created_at'][:10]:<10}")
 
 
+def cmd_jobs_run_once(args: argparse.Namespace) -> None:
+    from billing_portal.jobs.runner import JOBS, run_once
+
+    only = set(args.job) if args.job else None
+    unknown = (only or set()) - {job.name for job in JOBS}
+    if unknown:
+        raise CommandError(f"unknown job(s): {', '.join(sorted(unknown))}; known: {', '.join(j.name for j in JOBS)}")
+    done = run_once(only=only)
+    for name, count in done.items():
+        print(f"{name}: {'FAILED (see log)' if count < 0 else count}")
+    if any(count < 0 for count in done.values()):
+        raise CommandError("some jobs failed")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m billing_portal", description="Billing Portal operations.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -111,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=_positive_int, default=50, help="at most this many (default 50)")
     listing.add_argument("--status", choices=["draft", "open", "paid", "void", "uncollectible"])
     listing.set_defaults(run=cmd_invoices_list)
+
+    jobs = commands.add_parser("jobs", help="background jobs")
+    job_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    once = job_commands.add_parser("run-once", help="run the due jobs once and exit")
+    once.add_argument("--job", action="append", help="run only this job (repeatable)")
+    once.set_defaults(run=cmd_jobs_run_once)
     return parser
 
 

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
 
     smtp_url: str | None = None
 
+    # Run due jobs (renewals, ...) inside the app process; false when separate workers run them.
+    jobs_in_process: bool = True
+
     invoice_number_prefix: str = Field(default="INV", pattern=r"^[A-Z0-9]{1,12}$")
     # Country code (ISO 3166 alpha-2) -> tax rule; countries not listed are not taxed.
     tax_rates: dict[str, TaxRule] = Field(default_factory=dict)

@@ -1,0 +1,27 @@
+"""The job functions. Each is idempotent: it finds due work from the database's state, so running
+it twice, or from two runners at once, does the work once (row locks and unique keys decide)."""
+
+import logging
+from datetime import datetime
+
+from billing_portal.billing import repository, subscriptions
+from billing_portal.billing.errors import DomainError
+from billing_portal.db import session_scope
+
+logger = logging.getLogger(__name__)
+
+
+def renew_due_subscriptions(now: datetime) -> int:
+    """Roll every subscription whose period has ended; one transaction per subscription."""
+    with session_scope() as session:
+        due = repository.due_subscription_ids(session, now)
+    renewed = 0
+    for subscription_id in due:
+        try:
+            with session_scope() as session:
+                # Catch up one period at a time (a runner that was down may owe several).
+                while subscriptions.renew(session, subscription_id, now=now) is not None:
+                    renewed += 1
+        except DomainError:
+            logger.exception("renewal of subscription %s refused", subscription_id)
+    return renewed
