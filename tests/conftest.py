@@ -1,22 +1,22 @@
 """Shared fixtures: real databases (SQLite and PostgreSQL), migrated by Alembic, one per test.
 
-Each backend is migrated once into a template (a file for SQLite, a template database for
-PostgreSQL) and copied per test, so every test starts from the real schema in milliseconds.
+Each backend is migrated once: SQLite into a template file copied per test, PostgreSQL into one
+database whose tables are truncated before each test. Every test starts from the real schema.
 """
 
 import os
 import shutil
-import uuid
 
 os.environ["BILLING_PORTAL_ENV_FILE"] = os.devnull  # a developer's .env must not steer the tests
 
 import pytest
 import psycopg
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from billing_portal.db import engine_for
 from billing_portal.migrations import upgrade_to_head
 from billing_portal.settings import get_settings
+import billing_portal.models  # noqa: F401  (registers the tables truncated between tests)
 from tests.support.stand_ins import create_database, libpq_url
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -41,11 +41,17 @@ def sqlite_template(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres) -> str:
-    url = create_database(postgres.url, "billing_template")
+def postgres_database(postgres) -> str:
+    url = create_database(postgres.url, "billing_test")
     upgrade_to_head(url)
-    engine_for(url).dispose()  # a template must have no open connections to be copied
-    return "billing_template"
+    return url
+
+
+def _truncate_all(url: str) -> None:
+    """Empty every table and restart ids: a fresh database in a few milliseconds."""
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -56,16 +62,9 @@ def db_url(request, tmp_path):
         yield f"sqlite:///{path}"
         engine_for(f"sqlite:///{path}").dispose()
         return
-    template = request.getfixturevalue("postgres_template")
-    server = request.getfixturevalue("postgres")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(libpq_url(server.url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    url = server.url.rsplit("/", 1)[0] + f"/{name}"
+    url = request.getfixturevalue("postgres_database")
+    _truncate_all(url)
     yield url
-    engine_for(url).dispose()
-    with psycopg.connect(libpq_url(server.url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -57,13 +57,34 @@ for _status in _LIVE:
     TRANSITIONS[(_status, Event.PERIOD_END_CANCEL)] = S.CANCELED
 
 
+# How each event reads in "You cannot … a paused subscription." ({sub} is where the status goes).
+_REFUSAL: dict[Event, str] = {
+    Event.FIRST_PAYMENT_SUCCEEDED: "activate {sub}",
+    Event.FIRST_PAYMENT_FAILED: "record a failed first payment on {sub}",
+    Event.TRIAL_STARTED: "start a trial on {sub}",
+    Event.TRIAL_CONVERTED: "end the trial of {sub}",
+    Event.PAYMENT_FAILED: "record a failed payment on {sub}",
+    Event.PAYMENT_RECOVERED: "record a recovered payment on {sub}",
+    Event.RENEWED: "renew {sub}",
+    Event.CHANGE_PLAN: "change the plan of {sub}",
+    Event.SCHEDULE_CANCEL: "cancel {sub} at period end",
+    Event.UNDO_CANCEL: "resume {sub}",
+    Event.CANCEL_NOW: "cancel {sub}",
+    Event.PERIOD_END_CANCEL: "end {sub} at period end",
+    Event.DUNNING_EXHAUSTED: "end {sub} after failed payment retries",
+    Event.PAUSE: "pause {sub}",
+    Event.UNPAUSE: "unpause {sub}",
+}
+
+
 def next_status(current: str, event: Event) -> S:
     try:
         return TRANSITIONS[(S(current), event)]
     except (KeyError, ValueError):
         label = str(current).replace("_", " ")
         article = "an" if label[:1] in "aeiou" else "a"
-        raise InvalidTransition(f"You cannot {event.value} {article} {label} subscription.") from None
+        step = _REFUSAL[event].format(sub=f"{article} {label} subscription")
+        raise InvalidTransition(f"You cannot {step}.") from None
 
 
 def allowed_events(current: str) -> set[Event]:
