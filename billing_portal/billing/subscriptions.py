@@ -130,6 +130,8 @@ def invoice_payment_failed(session: Session, invoice: Invoice) -> Subscription |
     if invoice.subscription_id is None:
         return None
     subscription = _locked(session, invoice.subscription_id)
+    if subscription.status in (S.PAUSED, S.CANCELED):
+        return subscription  # the failed attempt is recorded; the subscription stays as it is
     event = Event.FIRST_PAYMENT_FAILED if subscription.status == S.INCOMPLETE else Event.PAYMENT_FAILED
     subscription.status = next_status(subscription.status, event)
     session.add(subscription)
@@ -143,6 +145,7 @@ def preview(
     """What a change would cost, changing nothing."""
     now = now or utcnow()
     subscription = _get(session, subscription_id)
+    next_status(subscription.status, Event.CHANGE_PLAN)  # refused exactly where change() refuses
     return _preview(session, subscription, price_id, quantity, now)
 
 
@@ -151,7 +154,8 @@ def change(
 ) -> Changed:
     """Upgrades apply now with a proration invoice; downgrades wait for the period end (setting).
 
-    During a trial nothing is charged: the new price simply applies when the trial ends.
+    During a trial nothing is charged: the new price applies at once and is first charged when the
+    trial ends. A downgrade applied now whose credit exceeds the charge issues no invoice.
     """
     now = now or utcnow()
     subscription = _locked(session, subscription_id)
@@ -171,6 +175,9 @@ def change(
             subscription.billing_anchor = now
             subscription.current_period_start = now
             subscription.current_period_end = period_end(now, new_price.interval, new_price.interval_count)
+    if subscription.status != S.TRIALING and result.credit_carried == 0:
+        # When the credit wins (a downgrade applied now) nothing is due and no invoice is issued:
+        # an invoice cannot total less than zero. The credit is reported in preview.credit_carried.
         lines = [
             DraftLine(
                 description=line.description,
@@ -249,9 +256,12 @@ def pause(
     """Stop renewals until unpaused (by hand, or at resume_at by the renewal job)."""
     now = now or utcnow()
     subscription = _locked(session, subscription_id)
-    subscription.status = next_status(subscription.status, Event.PAUSE)
+    status = next_status(subscription.status, Event.PAUSE)
     if resume_at is not None and not now < resume_at <= now + timedelta(days=MAX_PAUSE_DAYS):
         raise DomainError(f"Pick a resume date in the next {MAX_PAUSE_DAYS} days.")
+    if subscription.cancel_at_period_end:
+        raise DomainError("This subscription ends at the end of its period: resume it before pausing.")
+    subscription.status = status
     subscription.paused_at, subscription.resume_at = now, resume_at
     session.add(subscription)
     session.flush()
@@ -286,19 +296,18 @@ def renew(session: Session, subscription_id: int, *, now: datetime | None = None
     """
     now = now or utcnow()
     subscription = _locked(session, subscription_id)
-    if subscription.current_period_end > now:
-        return None
     if subscription.status == S.PAUSED:
+        # Checked before the period end: resume_at may fall inside the paid period.
         if subscription.resume_at and subscription.resume_at <= now:
             return unpause(session, subscription_id, now=now)
+        return None
+    if subscription.current_period_end > now or subscription.status in (S.CANCELED, S.INCOMPLETE):
         return None
     if subscription.cancel_at_period_end:
         subscription.status = next_status(subscription.status, Event.PERIOD_END_CANCEL)
         subscription.canceled_at = subscription.current_period_end
         session.add(subscription)
         session.flush()
-        return None
-    if subscription.status not in (S.ACTIVE, S.PAST_DUE, S.TRIALING):
         return None
 
     if subscription.scheduled_price_id:
@@ -319,10 +328,13 @@ def renew(session: Session, subscription_id: int, *, now: datetime | None = None
         subscription.status = next_status(subscription.status, Event.RENEWED)
     session.add(subscription)
     session.flush()
-    return _period_invoice(
+    invoice = _period_invoice(
         session, subscription, price, plan,
         key=f"renewal:{subscription.id}:{start.isoformat()}", reason="subscription_cycle", now=now,
     )
+    if invoice.status == InvoiceStatus.PAID and subscription.status == S.TRIALING:
+        invoice_paid(session, invoice)  # a free price: nothing to collect, so the trial converts now
+    return invoice
 
 
 def _preview(session: Session, subscription: Subscription, price_id: int, quantity: int, now: datetime) -> ChangePreview:
@@ -335,24 +347,29 @@ def _preview(session: Session, subscription: Subscription, price_id: int, quanti
         raise DomainError(f"Your subscription is billed in {old_price.currency}; pick a price in that currency.")
     if (price_id, quantity) == (subscription.price_id, subscription.quantity):
         raise DomainError("That is your current plan and quantity already.")
-    old_total = old_price.unit_amount * subscription.quantity
     new_total = new_price.unit_amount * quantity
+    label = period_label(new_price.interval, new_price.interval_count)
+    if subscription.status == S.TRIALING:
+        # Nothing was paid for the trial, so nothing is prorated: the new price applies now and is
+        # first charged when the trial ends.
+        return ChangePreview(
+            currency=new_price.currency, lines=(), amount_due=0, credit_carried=0, effective="now",
+            effective_at=now, recurring_amount=new_total, recurring_label=label,
+            next_renewal_at=subscription.current_period_end,
+        )
+    old_total = old_price.unit_amount * subscription.quantity
     new_months = months_in(new_price.interval, new_price.interval_count)
     old_months = months_in(old_price.interval, old_price.interval_count)
     # Compare cost per month without division: a cheaper plan is a downgrade.
     downgrade = new_total * old_months < old_total * new_months
     same_interval = new_months == old_months and new_price.interval == old_price.interval
-    if subscription.status == S.TRIALING or (downgrade and get_settings().downgrade_at_period_end):
+    if downgrade and get_settings().downgrade_at_period_end:
         effective_at = subscription.current_period_end
-        next_renewal = (
-            effective_at if subscription.status == S.TRIALING
-            else period_end(effective_at, new_price.interval, new_price.interval_count)
-        )
         return ChangePreview(
             currency=new_price.currency, lines=(), amount_due=0, credit_carried=0,
             effective="period_end", effective_at=effective_at, recurring_amount=new_total,
-            recurring_label=period_label(new_price.interval, new_price.interval_count),
-            next_renewal_at=next_renewal,
+            recurring_label=label,
+            next_renewal_at=period_end(effective_at, new_price.interval, new_price.interval_count),
         )
     new_period = (
         (subscription.current_period_start, subscription.current_period_end)
