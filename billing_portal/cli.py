@@ -89,6 +89,73 @@ def cmd_invoices_list(args: argparse.Namespace) -> None:
         print(f"{row['number'] or '(draft)':<20} {row['status']:<14} {total:>16} {row['created_at'][:10]:<10}")
 
 
+def cmd_invoices_pdf(args: argparse.Namespace) -> None:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from billing_portal.billing.invoice_pdfs import invoice_pdf_bytes
+
+    with session_scope() as session:
+        data = invoice_pdf_bytes(session, args.number)
+    out = Path(args.out)
+    if out.is_dir():
+        raise CommandError(f"{out} is a directory; give a file name, e.g. {out / (args.number + '.pdf')}")
+    tmp = None
+    try:  # write beside the target, then rename: no half-written PDF under the name
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".invoice-", suffix=".pdf")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, out)
+    except OSError as exc:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise CommandError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"Wrote {out} ({len(data):,} bytes).")
+
+
+def cmd_webhooks_list(args: argparse.Namespace) -> None:
+    from billing_portal.billing import webhooks
+
+    with session_scope() as session:
+        rows = webhooks.list_events(session, status=args.status, limit=args.limit)
+    data = [
+        {
+            "id": row.stripe_event_id,
+            "type": row.type,
+            "status": row.status,
+            "attempts": row.attempts,
+            "created": row.created.isoformat(),
+            "received_at": row.received_at.isoformat(),
+            "processed_at": row.processed_at.isoformat() if row.processed_at else None,
+            "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
+            "last_error": row.last_error,
+        }
+        for row in rows
+    ]
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    if not data:
+        print("No webhook events.")
+        return
+    print(f"{'EVENT':<32} {'TYPE':<34} {'STATUS':<10} {'TRIES':>5} {'RECEIVED':<19}  LAST ERROR")
+    for row in data:
+        print(f"{row['id']:<32} {row['type']:<34} {row['status']:<10} {row['attempts']:>5} "
+              f"{row['received_at'][:19]:<19}  {row['last_error'][:60]}")
+
+
+def cmd_webhooks_replay(args: argparse.Namespace) -> None:
+    from billing_portal.billing import webhooks
+
+    with session_scope() as session:
+        row = webhooks.replay(session, args.event_id)
+        status, error = row.status, row.last_error
+    print(f"{args.event_id}: {status}" + (f" ({error})" if error else ""))
+    if status in ("failed", "retrying"):
+        raise CommandError(f"event {args.event_id} did not process: {error or status}")
+
+
 def cmd_jobs_run_once(args: argparse.Namespace) -> None:
     from billing_portal.jobs.runner import JOBS, run_once
 
@@ -125,6 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=_positive_int, default=50, help="at most this many (default 50)")
     listing.add_argument("--status", choices=["draft", "open", "paid", "void", "uncollectible"])
     listing.set_defaults(run=cmd_invoices_list)
+    pdf = invoice_commands.add_parser("pdf", help="render an invoice's PDF from the stored invoice")
+    pdf.add_argument("number", metavar="NUMBER", help="the invoice number, e.g. INV-2026-000001")
+    pdf.add_argument("--out", required=True, metavar="FILE", help="where to write the PDF")
+    pdf.set_defaults(run=cmd_invoices_pdf)
+
+    hooks = commands.add_parser("webhooks", help="Stripe webhook events")
+    hook_commands = hooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    hook_list = hook_commands.add_parser("list", help="list received events, newest first")
+    hook_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    hook_list.add_argument("--limit", type=_positive_int, default=50, help="at most this many (default 50)")
+    hook_list.add_argument("--status", choices=["received", "retrying", "processed", "ignored", "failed"])
+    hook_list.set_defaults(run=cmd_webhooks_list)
+    hook_replay = hook_commands.add_parser("replay", help="process a stored event again")
+    hook_replay.add_argument("event_id", metavar="EVENT_ID", help="Stripe's event id, e.g. evt_1N...")
+    hook_replay.set_defaults(run=cmd_webhooks_replay)
 
     jobs = commands.add_parser("jobs", help="background jobs")
     job_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")

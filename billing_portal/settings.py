@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr = SecretStr("whsec_sandbox")
     stripe_api_base: str | None = "http://localhost:8420"
     stripe_js_url: str = "http://localhost:8420/js.stripe.com/v3/"
+    # Webhook events whose object we do not know yet are retried: tries, and the first wait in
+    # seconds (doubled after each try, at most an hour). After the last try: status "failed".
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_retry_base_seconds: int = Field(default=30, ge=1, le=3600)
 
     storage_backend: Literal["local", "s3"] = "local"
     storage_dir: Path = PROJECT_ROOT / ".data" / "files"
@@ -57,6 +61,10 @@ class Settings(BaseSettings):
     cdn_domain: str | None = None
     # Signs local-disk download links; unset: a random key kept in STORAGE_DIR (shared by workers).
     download_signing_secret: SecretStr | None = Field(default=None, min_length=32)
+    # Largest customer upload in bytes (checked on the server while streaming).
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    # Storage quota of a customer without a live subscription (plans carry their own).
+    free_storage_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
 
     smtp_url: str | None = None
 

@@ -25,8 +25,10 @@ BACKENDS = ["sqlite", "postgres"]
 
 
 @pytest.fixture(autouse=True)
-def _fresh_settings(monkeypatch):
-    """Settings come from the environment of each test; `monkeypatch.setenv` then clear."""
+def _fresh_settings(monkeypatch, tmp_path):
+    """Settings come from the environment of each test; `monkeypatch.setenv` then clear.
+    Files go to the test's own folder, never a developer's .data/files."""
+    monkeypatch.setenv("STORAGE_DIR", str(tmp_path / "files"))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -3,8 +3,15 @@
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from billing_portal.api.downloads import download
 from billing_portal.api.health import health
+from billing_portal.api.webhooks import stripe_webhook
+from billing_portal.gateways.storage import DOWNLOAD_ROUTE
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[Route("/api/health", health, methods=["GET"])])
+    return Starlette(routes=[
+        Route("/api/health", health, methods=["GET"]),
+        Route("/api/webhooks/stripe", stripe_webhook, methods=["POST"]),
+        Route(DOWNLOAD_ROUTE, download, methods=["GET"]),
+    ])

@@ -9,9 +9,9 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from billing_portal.billing import invoices, repository, subscriptions
+from billing_portal.billing import credits, invoices, repository, subscriptions
 from billing_portal.billing.errors import DomainError, NotFound
-from billing_portal.models import Invoice, Payment, PaymentStatus, Refund, RefundStatus
+from billing_portal.models import AuditEntry, Invoice, InvoiceStatus, Payment, PaymentStatus, Refund, RefundStatus
 from billing_portal.models.types import utcnow
 
 
@@ -56,6 +56,7 @@ def record_payment(
     if succeeded:
         paid = invoices.mark_paid(session, invoice.id, amount=payment.amount, now=now)
         subscriptions.invoice_paid(session, paid)
+        credits.grant_for_invoice(session, paid, payment_id=payment.id, now=now)
     else:
         subscriptions.invoice_payment_failed(session, invoice)
     return payment
@@ -72,8 +73,16 @@ def record_refund(
     stripe_refund_id: str | None = None,
     now: datetime | None = None,
 ) -> Refund:
-    """A refund that succeeded at Stripe: never more than what remains refundable."""
+    """A refund that succeeded at Stripe: never more than what remains refundable.
+
+    Recording the same Stripe refund again (the admin's request and the webhook) returns the first.
+    A refund of a credit-pack payment takes back the same share of its credits (never below zero).
+    """
     now = now or utcnow()
+    if stripe_refund_id:
+        existing = repository.refund_by_stripe_id(session, stripe_refund_id)
+        if existing:
+            return existing
     payment = repository.lock_payment(session, payment_id)
     if payment is None or payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED):
         raise DomainError("Only a succeeded payment can be refunded.")
@@ -98,5 +107,140 @@ def record_refund(
     invoice.amount_refunded += amount
     session.add_all([refund, payment, invoice])
     session.flush()
+    credits.clawback_for_invoice(session, invoice, share_numerator=amount, share_denominator=payment.amount,
+                                 key=f"refund:{refund.id}:credits", payment_id=payment.id, now=now)
     return refund
 
+
+# ---- PaymentIntents whose status moves (checkout, 3-D Secure, webhooks)
+#
+# A Payment is one PaymentIntent. Its status moves pending -> requires_action -> succeeded or
+# failed/canceled as Stripe reports it, through the checkout page (API answers) and webhooks, in
+# any order. Rules, in one place:
+# - succeeded is final: nothing moves a payment back from succeeded (refunds are their own rows);
+# - a succeeded report always applies (it cannot be "older" than a non-final state);
+# - any other report applies only when it is newer than the last one applied
+#   (`stripe_updated_at`); at the same second the later step in pending < requires_action <
+#   failed/canceled wins.
+# Settling a succeeded payment (invoice paid, subscription activated, credits granted) is
+# idempotent and happens in the same transaction as the status change, whichever path sees it first.
+
+_FINAL = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED)
+_RANK = {PaymentStatus.PENDING: 0, PaymentStatus.REQUIRES_ACTION: 1, PaymentStatus.FAILED: 2,
+         PaymentStatus.CANCELED: 2, PaymentStatus.SUCCEEDED: 3}
+
+
+def record_intent(
+    session: Session,
+    *,
+    invoice_id: int,
+    idempotency_key: str,
+    status: str,
+    stripe_payment_intent_id: str | None,
+    observed_at: datetime,
+    amount: int | None = None,
+    card_brand: str = "",
+    card_last4: str = "",
+    failure_code: str = "",
+    failure_message: str = "",
+    now: datetime | None = None,
+) -> Payment:
+    """The Payment of one PaymentIntent charged for an invoice; the same key again updates it."""
+    now = now or utcnow()
+    existing = repository.payment_by_key(session, idempotency_key)
+    if existing:
+        apply_intent_status(session, existing, status=status, observed_at=observed_at, card_brand=card_brand,
+                            card_last4=card_last4, failure_code=failure_code, failure_message=failure_message,
+                            now=now)
+        return existing
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound("No such invoice.")
+    payment = Payment(
+        customer_id=invoice.customer_id,
+        invoice_id=invoice.id,
+        stripe_payment_intent_id=stripe_payment_intent_id,
+        amount=invoice.total - invoice.amount_paid if amount is None else amount,
+        currency=invoice.currency,
+        status=PaymentStatus.PENDING,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(payment)
+    session.flush()
+    apply_intent_status(session, payment, status=status, observed_at=observed_at, card_brand=card_brand,
+                        card_last4=card_last4, failure_code=failure_code, failure_message=failure_message,
+                        now=now, force=True)
+    return payment
+
+
+def apply_intent_status(
+    session: Session,
+    payment: Payment,
+    *,
+    status: str,
+    observed_at: datetime,
+    card_brand: str = "",
+    card_last4: str = "",
+    failure_code: str = "",
+    failure_message: str = "",
+    now: datetime | None = None,
+    force: bool = False,
+) -> bool:
+    """Move the payment to what Stripe reported at `observed_at`, if that is news; True if it moved."""
+    now = now or utcnow()
+    status = PaymentStatus(status)
+    current = PaymentStatus(payment.status)
+    if not force:
+        if current in _FINAL:
+            return False
+        if status != PaymentStatus.SUCCEEDED and payment.stripe_updated_at is not None:
+            if observed_at < payment.stripe_updated_at:
+                return False
+            if observed_at == payment.stripe_updated_at and _RANK[status] <= _RANK.get(current, 0):
+                return False
+    payment.status = status
+    payment.stripe_updated_at = max(observed_at, payment.stripe_updated_at or observed_at)
+    payment.updated_at = now
+    payment.card_brand = card_brand or payment.card_brand
+    payment.card_last4 = card_last4 or payment.card_last4
+    if status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+        payment.failure_code = (failure_code or payment.failure_code)[:64]
+        payment.failure_message = (failure_message or payment.failure_message)[:500]
+    else:
+        payment.failure_code = payment.failure_code if status == PaymentStatus.SUCCEEDED else ""
+    session.add(payment)
+    session.flush()
+    if status == PaymentStatus.SUCCEEDED:
+        settle(session, payment, now=now)
+    elif status in (PaymentStatus.FAILED, PaymentStatus.CANCELED) and payment.invoice_id:
+        invoice = session.get(Invoice, payment.invoice_id)
+        if invoice is not None and invoice.status == InvoiceStatus.OPEN:
+            subscriptions.invoice_payment_failed(session, invoice)
+    return True
+
+
+def settle(session: Session, payment: Payment, *, now: datetime | None = None) -> Invoice | None:
+    """A succeeded payment's effects: its invoice paid, the subscription moved on, credits granted.
+
+    Runs once per payment (when its status becomes succeeded). When the invoice can no longer take
+    the money (paid by another attempt, or voided), it is flagged in the audit log for an admin to
+    refund instead of being counted twice.
+    """
+    now = now or utcnow()
+    if payment.status != PaymentStatus.SUCCEEDED or payment.invoice_id is None:
+        return None
+    invoice = repository.lock_invoice(session, payment.invoice_id)
+    if invoice.status != InvoiceStatus.OPEN or invoice.amount_paid + payment.amount > invoice.total:
+        session.add(AuditEntry(actor_label="stripe", action="payment.unapplied", subject_type="payment",
+                               subject_id=str(payment.id), at=now,
+                               after={"invoice_id": invoice.id, "invoice_status": invoice.status,
+                                      "amount": payment.amount, "currency": payment.currency,
+                                      "note": "money received that the invoice cannot take: refund it"}))
+        session.flush()
+        return invoice
+    invoice = invoices.mark_paid(session, invoice.id, amount=payment.amount, now=now)
+    subscriptions.invoice_paid(session, invoice)
+    credits.grant_for_invoice(session, invoice, payment_id=payment.id, now=now)
+    return invoice

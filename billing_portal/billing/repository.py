@@ -2,12 +2,14 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import update
+from sqlalchemy import Integer, String, cast, literal_column, or_, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from billing_portal.models import (
+    CreditLedgerEntry,
     CreditPack,
+    Customer,
     Invoice,
     InvoiceLine,
     InvoiceNumberSequence,
@@ -16,8 +18,11 @@ from billing_portal.models import (
     Price,
     Refund,
     RefundStatus,
+    StoredFile,
     Subscription,
+    StoredFile,
     SubscriptionStatus,
+    WebhookEvent,
 )
 
 LIVE_SUBSCRIPTION_STATUSES = (
@@ -156,13 +161,18 @@ def open_invoices_of(session: Session, subscription_id: int) -> Sequence[Invoice
 
 
 def due_subscription_ids(session: Session, now, *, limit: int = 500) -> list[int]:
-    """Subscriptions whose period has ended and that may need renewing (uses ix_subscriptions_due)."""
+    """Subscriptions whose period has ended, and paused ones whose resume date has come: what the
+    renewal job must pass to renew(). A paused subscription without a due resume date is left out,
+    since renew() does nothing for it and it would crowd real renewals out of the limit."""
     return list(
         session.exec(
             select(Subscription.id)
             .where(
-                Subscription.status.in_(("active", "past_due", "trialing", "paused")),
-                Subscription.current_period_end <= now,
+                or_(
+                    Subscription.status.in_(("active", "past_due", "trialing"))
+                    & (Subscription.current_period_end <= now),
+                    (Subscription.status == "paused") & (Subscription.resume_at <= now),
+                )
             )
             .order_by(Subscription.current_period_end)
             .limit(limit)
@@ -185,3 +195,344 @@ def refunded_amount(session: Session, payment_id: int) -> int:
         Refund.status.in_((RefundStatus.SUCCEEDED, RefundStatus.APPROVED)),
     )
     return session.exec(total).one()
+
+
+# ---- customers' files and invoice PDFs (billing/files.py, billing/invoice_pdfs.py)
+
+FILE_SORTS = {
+    "newest": (StoredFile.created_at.desc(), StoredFile.id.desc()),
+    "oldest": (StoredFile.created_at.asc(), StoredFile.id.asc()),
+    "name": (func.lower(StoredFile.display_name).asc(), StoredFile.id.asc()),
+    "size": (StoredFile.size_bytes.desc(), StoredFile.id.desc()),
+}
+
+
+def lock_customer(session: Session, customer_id: int) -> Customer | None:
+    return session.exec(select(Customer).where(Customer.id == customer_id).with_for_update()).first()
+
+
+def _live_files(owner_id: int, now):
+    """A customer's files that are neither deleted nor expired (uses ix_files_owner_created)."""
+    return (
+        StoredFile.owner_id == owner_id,
+        StoredFile.deleted_at.is_(None),
+        or_(StoredFile.expires_at.is_(None), StoredFile.expires_at > now),
+    )
+
+
+def storage_used(session: Session, owner_id: int, now) -> int:
+    used = select(func.coalesce(func.sum(StoredFile.size_bytes), 0)).where(*_live_files(owner_id, now))
+    return int(session.exec(used).one())
+
+
+def live_file(session: Session, owner_id: int, file_id: int, now) -> StoredFile | None:
+    return session.exec(select(StoredFile).where(StoredFile.id == file_id, *_live_files(owner_id, now))).first()
+
+
+def files_page(
+    session: Session, owner_id: int, *, now, category: str | None, search: str | None, sort: str,
+    limit: int, offset: int,
+) -> tuple[Sequence[StoredFile], int]:
+    """One page of a customer's live files and how many match in all."""
+    where = [*_live_files(owner_id, now)]
+    if category:
+        where.append(StoredFile.category == category)
+    if search:
+        where.append(func.lower(StoredFile.display_name).contains(search.lower(), autoescape=True))
+    total = session.exec(select(func.count()).select_from(StoredFile).where(*where)).one()
+    rows = session.exec(select(StoredFile).where(*where).order_by(*FILE_SORTS[sort]).limit(limit).offset(offset)).all()
+    return rows, int(total)
+
+
+def live_keys_among(session: Session, keys: Sequence[str]) -> set[str]:
+    """Which of `keys` belong to a file row that is not deleted."""
+    if not keys:
+        return set()
+    found = select(StoredFile.storage_key).where(StoredFile.storage_key.in_(keys), StoredFile.deleted_at.is_(None))
+    return set(session.exec(found))
+
+
+def expired_files(session: Session, now, *, limit: int = 500) -> Sequence[StoredFile]:
+    return session.exec(
+        select(StoredFile)
+        .where(StoredFile.deleted_at.is_(None), StoredFile.expires_at <= now)
+        .order_by(StoredFile.expires_at, StoredFile.id)
+        .limit(limit)
+    ).all()
+
+
+def live_files_after(session: Session, *, after_id: int, created_before, limit: int = 500) -> Sequence[StoredFile]:
+    """Rows not marked deleted, in id order, for the cleanup's missing-object check."""
+    return session.exec(
+        select(StoredFile)
+        .where(StoredFile.id > after_id, StoredFile.deleted_at.is_(None), StoredFile.created_at < created_before)
+        .order_by(StoredFile.id)
+        .limit(limit)
+    ).all()
+
+
+def invoice_by_number(session: Session, number: str) -> Invoice | None:
+    return session.exec(select(Invoice).where(Invoice.number == number)).first()
+
+
+def open_invoices_of_customer(session: Session, customer_id: int) -> Sequence[Invoice]:
+    return session.exec(
+        select(Invoice)
+        .where(Invoice.customer_id == customer_id, Invoice.status == "open")
+        .order_by(Invoice.id)
+        .with_for_update()
+    ).all()
+
+
+def invoices_needing_pdf(session: Session, *, limit: int = 200) -> list[int]:
+    """Finalized invoices without a PDF, or whose PDF was drawn before they were paid or voided."""
+    return list(
+        session.exec(
+            select(Invoice.id)
+            .where(
+                Invoice.number.is_not(None),
+                Invoice.status != "draft",
+                or_(
+                    Invoice.pdf_key.is_(None),
+                    Invoice.pdf_rendered_at.is_(None),
+                    Invoice.paid_at > Invoice.pdf_rendered_at,
+                    Invoice.voided_at > Invoice.pdf_rendered_at,
+                ),
+            )
+            .order_by(Invoice.id)
+            .limit(limit)
+        )
+    )
+
+
+def refunds_needing_credit_note(session: Session, *, limit: int = 200) -> list[int]:
+    return list(
+        session.exec(
+            select(Refund.id)
+            .where(Refund.status == RefundStatus.SUCCEEDED, Refund.credit_note_key.is_(None))
+            .order_by(Refund.id)
+            .limit(limit)
+        )
+    )
+
+
+# --- customer portal (billing/portal.py) ---------------------------------------------------------
+# History merges three tables. Each branch keeps its own newest `offset + limit` rows, read through
+# ix_invoices_customer_created / ix_payments_customer_created (refunds through the customer's
+# payments and ix_refunds_payment_id), so a page reads at most 3 × (offset + limit) rows.
+HISTORY_KINDS = ("invoice", "payment", "refund")
+
+
+def _history_branch(kind: str, customer_id: int, statuses, start, end):
+    if kind == "invoice":
+        query = select(
+            literal_column("'invoice'", String).label("kind"),
+            Invoice.id.label("id"),
+            Invoice.created_at.label("created_at"),
+            Invoice.status.label("status"),
+            Invoice.total.label("amount"),
+            Invoice.currency.label("currency"),
+            Invoice.number.label("text1"),
+            Invoice.billing_reason.label("text2"),
+            literal_column("''", String).label("text3"),
+            Invoice.id.label("invoice_id"),
+        ).where(Invoice.customer_id == customer_id, Invoice.status != "draft")
+        table = Invoice
+    elif kind == "payment":
+        query = select(
+            literal_column("'payment'", String).label("kind"),
+            Payment.id.label("id"),
+            Payment.created_at.label("created_at"),
+            Payment.status.label("status"),
+            Payment.amount.label("amount"),
+            Payment.currency.label("currency"),
+            Payment.card_brand.label("text1"),
+            Payment.card_last4.label("text2"),
+            Payment.failure_message.label("text3"),
+            Payment.invoice_id.label("invoice_id"),
+        ).where(Payment.customer_id == customer_id)
+        table = Payment
+    else:
+        query = (
+            select(
+                literal_column("'refund'", String).label("kind"),
+                Refund.id.label("id"),
+                Refund.created_at.label("created_at"),
+                Refund.status.label("status"),
+                Refund.amount.label("amount"),
+                Refund.currency.label("currency"),
+                Refund.reason.label("text1"),
+                literal_column("''", String).label("text2"),
+                literal_column("''", String).label("text3"),
+                cast(Payment.invoice_id, Integer).label("invoice_id"),
+            )
+            .join(Payment, Payment.id == Refund.payment_id)
+            .where(Payment.customer_id == customer_id)
+        )
+        table = Refund
+    if statuses is not None:
+        query = query.where(table.status.in_(tuple(statuses)))
+    if start is not None:
+        query = query.where(table.created_at >= start)
+    if end is not None:
+        query = query.where(table.created_at < end)
+    return query, table
+
+
+def history_window(session: Session, customer_id: int, *, branches: dict, start, end, limit: int, offset: int) -> list:
+    """One page of the merged history, newest first: rows with kind, id, created_at, status, amount,
+    currency, text1..3, invoice_id. `branches` maps kind -> statuses (None = all but drafts)."""
+    window = offset + limit
+    parts = []
+    for kind in HISTORY_KINDS:
+        if kind not in branches:
+            continue
+        query, table = _history_branch(kind, customer_id, branches[kind], start, end)
+        ordered = query.order_by(table.created_at.desc(), table.id.desc()).limit(window).subquery()
+        parts.append(select(*ordered.c))
+    if not parts:
+        return []
+    merged = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    return list(
+        session.exec(
+            select(*merged.c)
+            .order_by(merged.c.created_at.desc(), merged.c.kind.desc(), merged.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    )
+
+
+def history_count(session: Session, customer_id: int, *, branches: dict, start, end, cap: int | None = None) -> int:
+    """Rows matching, counting at most `cap` + 1 per branch (a huge history is not counted whole)."""
+    total = 0
+    for kind in HISTORY_KINDS:
+        if kind in branches:
+            query, _ = _history_branch(kind, customer_id, branches[kind], start, end)
+            if cap is not None:
+                query = query.limit(cap + 1)
+            total += session.exec(select(func.count()).select_from(query.subquery())).one()
+    return total
+
+
+def invoice_numbers(session: Session, customer_id: int, invoice_ids: set[int]) -> dict[int, str]:
+    if not invoice_ids:
+        return {}
+    rows = session.exec(
+        select(Invoice.id, Invoice.number).where(Invoice.customer_id == customer_id, Invoice.id.in_(invoice_ids))
+    ).all()
+    return {row[0]: row[1] or "" for row in rows}
+
+
+def storage_used_bytes(session: Session, customer_id: int) -> int:
+    """Bytes of the customer's files not deleted (ix_files_owner_created)."""
+    used = select(func.coalesce(func.sum(StoredFile.size_bytes), 0)).where(
+        StoredFile.owner_id == customer_id, StoredFile.deleted_at.is_(None)
+    )
+    return int(session.exec(used).one())
+
+
+def open_invoice_totals(session: Session, customer_id: int) -> tuple[int, str, int]:
+    """(amount still due, currency, count) over the customer's open invoices."""
+    rows = session.exec(
+        select(Invoice.total - Invoice.amount_paid, Invoice.currency).where(
+            Invoice.customer_id == customer_id, Invoice.status == "open"
+        )
+    ).all()
+    currency = rows[0][1] if rows else ""
+    return sum(row[0] for row in rows if row[1] == currency), currency, len(rows)
+
+
+# --- checkout, webhooks and credits (billing/checkout.py, webhooks.py, credits.py) ---------------
+
+
+def payment_by_intent(session: Session, payment_intent_id: str, *, lock: bool = False) -> Payment | None:
+    query = select(Payment).where(Payment.stripe_payment_intent_id == payment_intent_id)
+    return session.exec(query.with_for_update() if lock else query).first()
+
+
+def payments_of_invoice(session: Session, invoice_id: int) -> Sequence[Payment]:
+    return session.exec(select(Payment).where(Payment.invoice_id == invoice_id).order_by(Payment.id)).all()
+
+
+def refund_by_stripe_id(session: Session, stripe_refund_id: str) -> Refund | None:
+    return session.exec(select(Refund).where(Refund.stripe_refund_id == stripe_refund_id)).first()
+
+
+def refunds_of_payment(session: Session, payment_id: int) -> Sequence[Refund]:
+    return session.exec(select(Refund).where(Refund.payment_id == payment_id).order_by(Refund.id)).all()
+
+
+def customer_by_stripe_id(session: Session, stripe_customer_id: str) -> Customer | None:
+    return session.exec(select(Customer).where(Customer.stripe_customer_id == stripe_customer_id)).first()
+
+
+def open_unpaid_invoices_by_reason(session: Session, customer_id: int, billing_reason: str) -> Sequence[Invoice]:
+    return session.exec(
+        select(Invoice)
+        .where(
+            Invoice.customer_id == customer_id,
+            Invoice.billing_reason == billing_reason,
+            Invoice.status == "open",
+            Invoice.amount_paid == 0,
+        )
+        .order_by(Invoice.id)
+    ).all()
+
+
+def last_ledger_entry(session: Session, customer_id: int) -> CreditLedgerEntry | None:
+    """The customer's newest ledger entry: its balance_after is the balance (ix_credit_ledger_customer_id)."""
+    return session.exec(
+        select(CreditLedgerEntry)
+        .where(CreditLedgerEntry.customer_id == customer_id)
+        .order_by(CreditLedgerEntry.id.desc())
+        .limit(1)
+    ).first()
+
+
+def ledger_entry_by_key(session: Session, idempotency_key: str) -> CreditLedgerEntry | None:
+    return session.exec(select(CreditLedgerEntry).where(CreditLedgerEntry.idempotency_key == idempotency_key)).first()
+
+
+def ledger_entries(session: Session, customer_id: int, *, limit: int = 50) -> Sequence[CreditLedgerEntry]:
+    return session.exec(
+        select(CreditLedgerEntry)
+        .where(CreditLedgerEntry.customer_id == customer_id)
+        .order_by(CreditLedgerEntry.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def webhook_event_by_stripe_id(session: Session, stripe_event_id: str) -> WebhookEvent | None:
+    return session.exec(select(WebhookEvent).where(WebhookEvent.stripe_event_id == stripe_event_id)).first()
+
+
+def due_webhook_event_ids(session: Session, now, *, limit: int = 200) -> list[int]:
+    """Events waiting to be processed: new ones, and retries whose wait is over (ix_webhook_events_due)."""
+    return list(
+        session.exec(
+            select(WebhookEvent.id)
+            .where(
+                or_(
+                    WebhookEvent.status == "received",
+                    (WebhookEvent.status == "retrying") & (WebhookEvent.next_attempt_at <= now),
+                )
+            )
+            .order_by(WebhookEvent.id)
+            .limit(limit)
+        )
+    )
+
+
+def lock_webhook_event(session: Session, event_id: int) -> WebhookEvent | None:
+    """The event under a row lock; None when another runner holds it (PostgreSQL skips it)."""
+    return session.exec(
+        select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update(skip_locked=True)
+    ).first()
+
+
+def webhook_events(session: Session, *, status: str | None = None, limit: int = 50) -> Sequence[WebhookEvent]:
+    query = select(WebhookEvent)
+    if status:
+        query = query.where(WebhookEvent.status == status)
+    return session.exec(query.order_by(WebhookEvent.id.desc()).limit(limit)).all()

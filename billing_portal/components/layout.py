@@ -5,6 +5,7 @@ import reflex as rx
 from billing_portal.state.auth import AuthState
 
 PRODUCT_NAME = "Billing Portal"
+BILLING_LINKS = [("Billing", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
 
 
 def link_button(label: str, href: str, **props) -> rx.Component:
@@ -42,6 +43,20 @@ def nav_bar() -> rx.Component:
                 rx.cond(
                     AuthState.signed_in,
                     rx.hstack(
+                        # The billing pages carry their own tabs, so on a phone these stay hidden.
+                        *[
+                            rx.link(
+                                label,
+                                href=href,
+                                size="2",
+                                weight="medium",
+                                color_scheme="gray",
+                                high_contrast=True,
+                                underline="hover",
+                                display=["none", "none", "block"],
+                            )
+                            for label, href in BILLING_LINKS
+                        ],
                         rx.text(
                             AuthState.user_email,
                             size="2",

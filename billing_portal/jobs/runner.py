@@ -25,7 +25,12 @@ class Job:
     every_seconds: int
 
 
-JOBS: tuple[Job, ...] = (Job("renewals", tasks.renew_due_subscriptions, every_seconds=60),)
+JOBS: tuple[Job, ...] = (
+    Job("renewals", tasks.renew_due_subscriptions, every_seconds=60),
+    Job("webhooks", tasks.process_webhook_events, every_seconds=3),
+    Job("invoice-pdfs", tasks.render_missing_invoice_pdfs, every_seconds=60),
+    Job("file-cleanup", tasks.cleanup_files, every_seconds=3600),
+)
 
 
 def run_once(now: datetime | None = None, only: set[str] | None = None) -> dict[str, int]:

@@ -5,6 +5,8 @@ import logging
 from datetime import datetime
 
 from billing_portal.billing import repository, subscriptions
+from billing_portal.billing import files, invoice_pdfs
+from billing_portal.billing import webhooks
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
 
@@ -25,3 +27,18 @@ def renew_due_subscriptions(now: datetime) -> int:
         except DomainError:
             logger.exception("renewal of subscription %s refused", subscription_id)
     return renewed
+
+
+def cleanup_files(now: datetime) -> int:
+    """Expired files, orphaned objects, rows whose object is gone, abandoned partial writes."""
+    return files.cleanup_files(now, session_scope=session_scope).total
+
+
+def render_missing_invoice_pdfs(now: datetime) -> int:
+    """PDFs of finalized invoices that have none (or a stale one), and credit notes of refunds."""
+    return invoice_pdfs.render_missing_invoice_pdfs(now, session_scope=session_scope)
+
+
+def process_webhook_events(now: datetime) -> int:
+    """Stripe events received and not processed yet, and retries that are due (billing/webhooks.py)."""
+    return webhooks.process_due(now, session_scope=session_scope)

@@ -25,4 +25,10 @@ class Customer(SQLModel, table=True):
     preferred_currency: str = Field(default="USD", max_length=3)
     locale: str = Field(default="en_US", max_length=16)
     stripe_customer_id: str | None = Field(default=None, max_length=255, unique=True)
+    # The saved card renewals charge: Stripe's id plus what we may show (never the number).
+    default_payment_method_id: str | None = Field(default=None, max_length=255)
+    card_brand: str = Field(default="", max_length=32)
+    card_last4: str = Field(default="", max_length=4)
+    card_exp_month: int | None = None
+    card_exp_year: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

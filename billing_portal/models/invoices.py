@@ -36,6 +36,8 @@ class Invoice(SQLModel, table=True):
     amount_refunded: int = Field(default=0, sa_type=BigInteger)
     billing_details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     pdf_key: str | None = Field(default=None, max_length=500)
+    # When the stored PDF was drawn: paid or voided after it means the PDF is stale (re-rendered).
+    pdf_rendered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Why the invoice exists: subscription_create, subscription_cycle, subscription_update, manual.
     billing_reason: str = Field(default="manual", max_length=32)
     # What the invoice bills, e.g. "renewal:7:2026-03-01T00:00:00+00:00": one invoice per thing.

@@ -47,6 +47,12 @@ class Payment(SQLModel, table=True):
     idempotency_key: str = Field(max_length=255, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # When the status last changed as Stripe saw it (event `created`, or our clock for an API
+    # answer): an older webhook never overwrites a newer status (billing/webhooks.py).
+    stripe_updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A chargeback: set by charge.dispute.created (and updated by later dispute events).
+    disputed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    dispute_status: str = Field(default="", max_length=32)
 
 
 class Refund(SQLModel, table=True):
@@ -64,3 +70,5 @@ class Refund(SQLModel, table=True):
     stripe_refund_id: str | None = Field(default=None, max_length=255, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Storage key of the credit note PDF of a succeeded refund (billing/invoice_pdfs.py).
+    credit_note_key: str | None = Field(default=None, max_length=500)

@@ -10,7 +10,10 @@ from billing_portal.models.types import UTCDateTime, utcnow
 
 class WebhookEvent(SQLModel, table=True):
     __tablename__ = "webhook_events"
-    __table_args__ = (Index("ix_webhook_events_type_status", "type", "status"),)
+    __table_args__ = (
+        Index("ix_webhook_events_type_status", "type", "status"),
+        Index("ix_webhook_events_due", "status", "next_attempt_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     stripe_event_id: str = Field(max_length=255, unique=True)
@@ -22,3 +25,5 @@ class WebhookEvent(SQLModel, table=True):
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempts: int = 0
     last_error: str = Field(default="", max_length=2000)
+    # status: received (new), retrying (waits for next_attempt_at), processed, ignored, failed.
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.stand_ins import start_localstripe
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -89,7 +91,14 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory) -> Iterator[str]:
+def localstripe_url() -> Iterator[str]:
+    """The Stripe stand-in the app talks to (its API and the fake Stripe.js the pages load)."""
+    with start_localstripe() as handle:
+        yield handle.url
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, localstripe_url) -> Iterator[str]:
     work = tmp_path_factory.mktemp("e2e-app")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -101,6 +110,8 @@ def app_url(tmp_path_factory) -> Iterator[str]:
         "API_URL": url,
         "ALLOWED_ORIGINS": f'["{url}"]',
         "STORAGE_DIR": str(work / "files"),
+        "STRIPE_API_BASE": localstripe_url,
+        "STRIPE_JS_URL": f"{localstripe_url}/js.stripe.com/v3/",
         "PYTHONUNBUFFERED": "1",
         "REFLEX_TELEMETRY_ENABLED": "false",
     }

@@ -1,0 +1,460 @@
+"""Stripe webhook events: kept on receipt, processed by a job, idempotent and order-independent.
+
+Intake (`receive`, called by POST /api/webhooks/stripe once the signature is verified) only
+inserts the event, unique on Stripe's event id: a duplicate delivery changes nothing. The job
+`process_due` then handles each event in its own transaction, under a row lock (PostgreSQL skips
+rows another runner holds), in a savepoint so a failing handler leaves only its bookkeeping.
+
+Statuses: received -> processed | ignored (a type or object that is not ours) | retrying -> ... ->
+failed. An event about an object we do not know yet (a PaymentIntent whose Payment the checkout
+has not committed yet) is retried after WEBHOOK_RETRY_BASE_SECONDS, doubling, at most an hour
+apart, WEBHOOK_MAX_ATTEMPTS tries in all; then "failed" with `last_error`, visible in
+`python -m billing_portal webhooks list --status failed` and replayable with `webhooks replay`.
+
+Ordering: payment_intent.* events carry the PaymentIntent as it was at event time; we compare
+the event's `created` with the Payment's `stripe_updated_at` (billing/payments.py
+`apply_intent_status`): an older event never overwrites a newer status, and succeeded is final.
+We chose comparing over refetching the PaymentIntent from Stripe because the signed payload is
+authoritative for its moment, processing then needs no Stripe call (works while Stripe's API is
+slow or down, and costs nothing per event), and "succeeded is final" covers the one transition
+that matters for money. Refunds are keyed by Stripe's refund id (unique), disputes set fields
+once, so any order of delivery converges on the same state.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from billing_portal.billing import payments, repository
+from billing_portal.billing.errors import DomainError
+from billing_portal.gateways.stripe_gateway import customer_message_for, from_stripe_amount
+from billing_portal.models import (
+    AuditEntry,
+    Customer,
+    Invoice,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    WebhookEvent,
+)
+from billing_portal.models.types import utcnow
+from billing_portal.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+RECEIVED, RETRYING, PROCESSED, IGNORED, FAILED = "received", "retrying", "processed", "ignored", "failed"
+STATUSES = (RECEIVED, RETRYING, PROCESSED, IGNORED, FAILED)
+MAX_RETRY_WAIT = timedelta(hours=1)
+_FINAL_DISPUTE = ("won", "lost", "warning_closed", "charge_refunded")
+
+
+class RetryLater(Exception):
+    """The event refers to something we do not know yet; try again later (bounded)."""
+
+
+class Unprocessable(Exception):
+    """The event cannot be applied and trying again will not help: status failed at once."""
+
+
+@dataclass(frozen=True)
+class Received:
+    stripe_event_id: str
+    stored: bool  # False: a duplicate delivery, nothing changed
+
+
+# --------------------------------------------------------------------------------------------
+# Intake
+
+
+def receive(session: Session, event: dict[str, Any], *, now: datetime | None = None) -> Received:
+    """Keep a verified event once (unique on its id); processing happens in the job."""
+    now = now or utcnow()
+    event_id = str(event["id"])[:255]
+    if repository.webhook_event_by_stripe_id(session, event_id):
+        return Received(event_id, False)
+    row = WebhookEvent(
+        stripe_event_id=event_id,
+        type=str(event["type"])[:100],
+        status=RECEIVED,
+        created=_timestamp(event.get("created")) or now,
+        payload=event,
+        received_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # the same event delivered twice at once: the other insert won
+        return Received(event_id, False)
+    return Received(event_id, True)
+
+
+# --------------------------------------------------------------------------------------------
+# Processing
+
+
+def process_due(now: datetime, *, session_scope) -> int:
+    """Process every event that is new or whose retry is due; how many were handled."""
+    with session_scope() as session:
+        due = repository.due_webhook_event_ids(session, now)
+    handled = 0
+    for event_id in due:
+        with session_scope() as session:
+            row = repository.lock_webhook_event(session, event_id)
+            if row is None or row.status not in (RECEIVED, RETRYING):
+                continue  # another runner has it, or had it
+            if row.status == RETRYING and row.next_attempt_at and row.next_attempt_at > now:
+                continue
+            process(session, row, now=now)
+            handled += 1
+    return handled
+
+
+def process(session: Session, row: WebhookEvent, *, now: datetime | None = None) -> WebhookEvent:
+    """Run the event's handler once and record the outcome on the row (never raises for the event)."""
+    now = now or utcnow()
+    outcome, error, retry = IGNORED, "", False
+    try:
+        with session.begin_nested():
+            handler = HANDLERS.get(row.type)
+            outcome = handler(session, row.payload, _event_time(row), now) if handler else IGNORED
+    except RetryLater as exc:
+        error, retry = str(exc), True
+    except (Unprocessable, DomainError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # a bug or a database hiccup: keep the event, try again later
+        logger.exception("webhook event %s (%s) failed", row.stripe_event_id, row.type)
+        error, retry = f"{type(exc).__name__}: {exc}", True
+    row.attempts += 1
+    row.last_error = error[:2000]
+    if not error:
+        row.status, row.processed_at, row.next_attempt_at = outcome, now, None
+    elif retry and row.attempts < get_settings().webhook_max_attempts:
+        row.status, row.next_attempt_at = RETRYING, now + retry_wait(row.attempts)
+    else:
+        row.status, row.next_attempt_at = FAILED, None
+    session.add(row)
+    session.flush()
+    return row
+
+
+def retry_wait(attempts: int) -> timedelta:
+    """The wait after the n-th failed try: base, 2 × base, 4 × base, ... at most an hour."""
+    base = get_settings().webhook_retry_base_seconds
+    return min(timedelta(seconds=base * 2 ** (max(attempts, 1) - 1)), MAX_RETRY_WAIT)
+
+
+def replay(session: Session, stripe_event_id: str, *, now: datetime | None = None) -> WebhookEvent:
+    """Run a stored event again, whatever its status (handlers are idempotent)."""
+    row = repository.webhook_event_by_stripe_id(session, stripe_event_id)
+    if row is None:
+        raise DomainError(f"No stored webhook event {stripe_event_id}.")
+    return process(session, row, now=now)
+
+
+def list_events(session: Session, *, status: str | None = None, limit: int = 50) -> list[WebhookEvent]:
+    if status is not None and status not in STATUSES:
+        raise DomainError(f"Unknown status {status!r}; one of {', '.join(STATUSES)}.")
+    return list(repository.webhook_events(session, status=status, limit=limit))
+
+
+# --------------------------------------------------------------------------------------------
+# Handlers: (session, event, event time, now) -> "processed" | "ignored"
+
+
+_INTENT_STATUS = {
+    "payment_intent.succeeded": PaymentStatus.SUCCEEDED,
+    "payment_intent.payment_failed": PaymentStatus.FAILED,
+    "payment_intent.requires_action": PaymentStatus.REQUIRES_ACTION,
+    "payment_intent.canceled": PaymentStatus.CANCELED,
+    "payment_intent.processing": PaymentStatus.PENDING,
+}
+
+
+def _payment_intent(session: Session, event: dict, at: datetime, now: datetime) -> str:
+    intent = _object(event)
+    payment = repository.payment_by_intent(session, intent["id"], lock=True)
+    if payment is None:
+        if not (intent.get("metadata") or {}).get("idempotency_key"):
+            return IGNORED  # not charged by this portal (e.g. made in Stripe's dashboard)
+        raise RetryLater(f"no payment recorded for {intent['id']} yet")
+    status = _INTENT_STATUS[event["type"]]
+    error = intent.get("last_payment_error") or {}
+    code, decline_code = error.get("code"), error.get("decline_code")
+    brand, last4 = _card_of_intent(intent)
+    failed = status in (PaymentStatus.FAILED, PaymentStatus.CANCELED)
+    payments.apply_intent_status(
+        session, payment, status=status, observed_at=at, card_brand=brand, card_last4=last4,
+        failure_code=(decline_code or code or ("canceled" if status == PaymentStatus.CANCELED else "")) if failed else "",
+        failure_message=(customer_message_for(code, decline_code) if status == PaymentStatus.FAILED
+                         else "This payment was canceled.") if failed else "",
+        now=now,
+    )
+    return PROCESSED
+
+
+def _charge_refunded(session: Session, event: dict, at: datetime, now: datetime) -> str:
+    charge = _object(event)
+    payment = _payment_of(session, charge.get("payment_intent"))
+    currency = str(charge.get("currency") or payment.currency).upper()
+    listed = ((charge.get("refunds") or {}).get("data")) or []
+    for refund in listed:
+        _apply_refund(session, payment, refund, currency, now)
+    if not listed:
+        # Newer API versions leave `refunds` out of the charge: record what is missing, under an
+        # id naming the charge's refunded total (so replays add nothing); refund.* events with
+        # the real id adopt it (see _apply_refund).
+        refunded = from_stripe_amount(int(charge.get("amount_refunded") or 0), currency)
+        missing = refunded - repository.refunded_amount(session, payment.id)
+        if missing > 0:
+            payments.record_refund(session, payment_id=payment.id, amount=missing, reason="Refunded at Stripe",
+                                   stripe_refund_id=f"{charge['id']}:refunded:{refunded}", now=now)
+    return PROCESSED
+
+
+def _refund_event(session: Session, event: dict, at: datetime, now: datetime) -> str:
+    refund = _object(event)
+    intent_id = refund.get("payment_intent")
+    if not intent_id:
+        known = repository.refund_by_stripe_id(session, refund["id"])
+        if known is None:
+            raise RetryLater(f"refund {refund['id']} names no PaymentIntent and is not recorded yet")
+        payment = session.get(Payment, known.payment_id)
+    else:
+        payment = _payment_of(session, intent_id)
+    _apply_refund(session, payment, refund, str(refund.get("currency") or payment.currency).upper(), now)
+    return PROCESSED
+
+
+def _apply_refund(session: Session, payment: Payment, refund: dict, currency: str, now: datetime) -> None:
+    """Record a Stripe refund once by its id; a failed or canceled one gives the money back."""
+    status = refund.get("status")
+    amount = from_stripe_amount(int(refund["amount"]), currency)
+    known = repository.refund_by_stripe_id(session, refund["id"])
+    if known is None and status in ("succeeded", "failed", "canceled"):
+        known = _adopt_synthetic_refund(session, payment, refund, amount)
+    if status == "succeeded":
+        if known is None:
+            payments.record_refund(session, payment_id=payment.id, amount=amount,
+                                   reason=str((refund.get("metadata") or {}).get("reason") or refund.get("reason")
+                                              or "Refunded at Stripe")[:500],
+                                   stripe_refund_id=refund["id"], now=now)
+    elif status in ("failed", "canceled") and known is not None and known.status == RefundStatus.SUCCEEDED:
+        _reverse_refund(session, known, now)
+
+
+def _adopt_synthetic_refund(session: Session, payment: Payment, refund: dict, amount: int) -> Refund | None:
+    charge_id = refund.get("charge")
+    if not charge_id:
+        return None
+    for row in repository.refunds_of_payment(session, payment.id):
+        if (row.stripe_refund_id or "").startswith(f"{charge_id}:refunded:") and row.amount == amount:
+            row.stripe_refund_id = refund["id"]
+            session.add(row)
+            session.flush()
+            return row
+    return None
+
+
+def _reverse_refund(session: Session, refund: Refund, now: datetime) -> None:
+    payment = repository.lock_payment(session, refund.payment_id)
+    invoice = repository.lock_invoice(session, payment.invoice_id) if payment.invoice_id else None
+    refund.status, refund.decided_at = RefundStatus.FAILED, now
+    session.add(refund)
+    session.flush()
+    remaining = repository.refunded_amount(session, payment.id)
+    payment.status = (PaymentStatus.SUCCEEDED if remaining == 0 else
+                      PaymentStatus.REFUNDED if remaining >= payment.amount else PaymentStatus.PARTIALLY_REFUNDED)
+    payment.updated_at = now
+    session.add(payment)
+    if invoice is not None:
+        invoice.amount_refunded = max(invoice.amount_refunded - refund.amount, 0)
+        session.add(invoice)
+    session.add(AuditEntry(actor_label="stripe", action="refund.failed", subject_type="refund",
+                           subject_id=str(refund.id), at=now, after={"amount": refund.amount}))
+    session.flush()
+
+
+def _dispute(session: Session, event: dict, at: datetime, now: datetime) -> str:
+    dispute = _object(event)
+    payment = _payment_of(session, dispute.get("payment_intent"))
+    status = str(dispute.get("status") or "")[:32]
+    first = payment.disputed_at is None
+    if first:
+        payment.disputed_at = at
+    if first or payment.dispute_status not in _FINAL_DISPUTE:
+        payment.dispute_status = status
+    payment.updated_at = now
+    session.add(payment)
+    if first or event["type"] != "charge.dispute.created":
+        session.add(AuditEntry(
+            actor_label="stripe",
+            action="payment.disputed" if event["type"] == "charge.dispute.created" else "payment.dispute_updated",
+            subject_type="payment", subject_id=str(payment.id), at=now,
+            after={"dispute_id": dispute.get("id"), "status": status, "reason": dispute.get("reason"),
+                   "amount": from_stripe_amount(int(dispute.get("amount") or 0),
+                                                str(dispute.get("currency") or payment.currency)),
+                   "currency": str(dispute.get("currency") or payment.currency).upper(),
+                   "event_id": event.get("id")},
+        ))
+    session.flush()
+    if first:
+        logger.warning("payment %s is disputed (%s): an admin must respond", payment.id, dispute.get("reason"))
+    return PROCESSED
+
+
+def _payment_method_attached(session: Session, event: dict, at: datetime, now: datetime) -> str:
+    method = _object(event)
+    customer = repository.customer_by_stripe_id(session, method.get("customer") or "")
+    if customer is None:
+        return IGNORED
+    if customer.default_payment_method_id in (None, method["id"]):
+        _set_card(customer, method)
+        session.add(customer)
+        session.flush()
+    return PROCESSED
+
+
+def _payment_method_detached(session: Session, event: dict, at: datetime, now: datetime) -> str:
+    method = _object(event)
+    previous = ((event.get("data") or {}).get("previous_attributes") or {}).get("customer")
+    customer = repository.customer_by_stripe_id(session, previous or method.get("customer") or "")
+    if customer is None:
+        return IGNORED
+    if customer.default_payment_method_id == method["id"]:
+        customer.default_payment_method_id = None
+        customer.card_brand = customer.card_last4 = ""
+        customer.card_exp_month = customer.card_exp_year = None
+        session.add(customer)
+        session.flush()
+    return PROCESSED
+
+
+def _customer_updated(session: Session, event: dict, at: datetime, now: datetime) -> str:
+    # The portal is the only writer of billing details and of the default card (it sets both at
+    # Stripe itself), so an update tells us nothing new: kept, marked processed.
+    customer = repository.customer_by_stripe_id(session, _object(event).get("id") or "")
+    return PROCESSED if customer else IGNORED
+
+
+def _customer_deleted(session: Session, event: dict, at: datetime, now: datetime) -> str:
+    customer = repository.customer_by_stripe_id(session, _object(event).get("id") or "")
+    if customer is None:
+        return IGNORED
+    customer.stripe_customer_id = None  # the next checkout creates a new Stripe customer
+    customer.default_payment_method_id = None
+    customer.card_brand = customer.card_last4 = ""
+    customer.card_exp_month = customer.card_exp_year = None
+    session.add(customer)
+    session.flush()
+    return PROCESSED
+
+
+def _checkout_session_completed(session: Session, event: dict, at: datetime, now: datetime) -> str:
+    """A hosted Checkout payment for one of our invoices (metadata invoice_id) is money received."""
+    checkout = _object(event)
+    invoice_ref = (checkout.get("metadata") or {}).get("invoice_id") or checkout.get("client_reference_id")
+    if not invoice_ref or not str(invoice_ref).isdigit():
+        return IGNORED
+    if checkout.get("payment_status") not in ("paid", "no_payment_required"):
+        return PROCESSED  # an asynchronous method: checkout.session.async_payment_succeeded follows
+    invoice = session.get(Invoice, int(invoice_ref))
+    if invoice is None:
+        raise Unprocessable(f"checkout session {checkout['id']} names invoice {invoice_ref}, which does not exist")
+    currency = str(checkout.get("currency") or "").upper()
+    customer = session.get(Customer, invoice.customer_id)
+    if checkout.get("customer") and customer.stripe_customer_id and checkout["customer"] != customer.stripe_customer_id:
+        raise Unprocessable(f"checkout session {checkout['id']} was paid by another customer than invoice {invoice.id}'s")
+    if currency != invoice.currency:
+        raise Unprocessable(f"checkout session {checkout['id']} is in {currency}, invoice {invoice.id} in {invoice.currency}")
+    amount = from_stripe_amount(int(checkout.get("amount_total") or 0), currency)
+    intent_id = checkout.get("payment_intent")
+    existing = repository.payment_by_intent(session, intent_id, lock=True) if intent_id else None
+    if existing is not None:
+        payments.apply_intent_status(session, existing, status=PaymentStatus.SUCCEEDED, observed_at=at, now=now)
+        return PROCESSED
+    key = f"checkout_session:{checkout['id']}"
+    if repository.payment_by_key(session, key) is None:
+        due = invoice.total - invoice.amount_paid
+        if invoice.status == "open" and amount != due:
+            raise Unprocessable(f"checkout session {checkout['id']} paid {amount}, invoice {invoice.id} owes {due}")
+        payments.record_intent(session, invoice_id=invoice.id, idempotency_key=key, status=PaymentStatus.SUCCEEDED,
+                               stripe_payment_intent_id=intent_id, observed_at=at, amount=amount, now=now)
+    return PROCESSED
+
+
+def _nothing_to_do(session: Session, event: dict, at: datetime, now: datetime) -> str:
+    return PROCESSED
+
+
+HANDLERS = {
+    **{event_type: _payment_intent for event_type in _INTENT_STATUS},
+    "charge.refunded": _charge_refunded,
+    "refund.created": _refund_event,
+    "refund.updated": _refund_event,
+    "charge.refund.updated": _refund_event,
+    "charge.dispute.created": _dispute,
+    "charge.dispute.updated": _dispute,
+    "charge.dispute.closed": _dispute,
+    # pay() attaches the card and records it itself; nothing is waiting on this event.
+    "setup_intent.succeeded": _nothing_to_do,
+    "payment_method.attached": _payment_method_attached,
+    "payment_method.detached": _payment_method_detached,
+    "customer.updated": _customer_updated,
+    "customer.deleted": _customer_deleted,
+    "checkout.session.completed": _checkout_session_completed,
+    "checkout.session.async_payment_succeeded": _checkout_session_completed,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _object(event: dict) -> dict:
+    obj = (event.get("data") or {}).get("object")
+    if not isinstance(obj, dict) or not obj.get("id"):
+        raise Unprocessable("the event carries no object")
+    return obj
+
+
+def _payment_of(session: Session, intent_id: str | None) -> Payment:
+    if not intent_id:
+        raise Unprocessable("the event names no PaymentIntent")
+    payment = repository.payment_by_intent(session, intent_id, lock=True)
+    if payment is None:
+        raise RetryLater(f"no payment recorded for {intent_id} yet")
+    return payment
+
+
+def _card_of_intent(intent: dict) -> tuple[str, str]:
+    method = intent.get("payment_method")
+    if isinstance(method, dict) and isinstance(method.get("card"), dict):
+        return str(method["card"].get("brand") or "")[:32], str(method["card"].get("last4") or "")[:4]
+    charges = (intent.get("charges") or {}).get("data") or []  # older API shapes (localstripe)
+    charge = intent.get("latest_charge") if isinstance(intent.get("latest_charge"), dict) else (charges[-1] if charges else {})
+    card = ((charge or {}).get("payment_method_details") or {}).get("card") or {}
+    return str(card.get("brand") or "")[:32], str(card.get("last4") or "")[:4]
+
+
+def _set_card(customer: Customer, method: dict) -> None:
+    card = method.get("card") or {}
+    customer.default_payment_method_id = method["id"]
+    customer.card_brand = str(card.get("brand") or "")[:32]
+    customer.card_last4 = str(card.get("last4") or "")[:4]
+    customer.card_exp_month = card.get("exp_month") or None
+    customer.card_exp_year = card.get("exp_year") or None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def _event_time(row: WebhookEvent) -> datetime:
+    return _timestamp(row.payload.get("created")) or row.created

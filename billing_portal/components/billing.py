@@ -1,0 +1,271 @@
+"""Pieces of the customer billing pages: section tabs, status badges, banners, the history table.
+
+No state logic here beyond reading the vars given; handlers live in state/billing.py.
+"""
+
+import reflex as rx
+
+from billing_portal.state.billing import BannerView, BillingState, HistoryRowView
+
+BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
+
+
+def status_color(group) -> rx.Var:
+    """paid green, open/pending amber, failed red, refunded and void grey."""
+    return rx.match(group, ("paid", "green"), ("open", "amber"), ("failed", "red"), "gray")
+
+
+def status_badge(label, group) -> rx.Component:
+    return rx.badge(
+        label,
+        color_scheme=status_color(group),
+        variant="soft",
+        size="2",
+        radius="full",
+        class_name="status-badge",
+        data_group=group,
+        white_space="nowrap",
+    )
+
+
+def subscription_badge(status, label) -> rx.Component:
+    color = rx.match(
+        status,
+        ("active", "green"),
+        ("trialing", "blue"),
+        ("past_due", "red"),
+        ("paused", "amber"),
+        ("incomplete", "amber"),
+        "gray",
+    )
+    return rx.badge(label, color_scheme=color, variant="soft", size="2", radius="full", id="subscription-status")
+
+
+def billing_tabs(active: str) -> rx.Component:
+    """The billing section's own navigation: visible at every width (the top bar hides it on phones)."""
+    return rx.el.nav(
+        rx.hstack(
+            *[
+                rx.link(
+                    label,
+                    href=href,
+                    size="2",
+                    weight="medium",
+                    underline="none",
+                    padding_x="12px",
+                    padding_y="6px",
+                    border_radius="9999px",
+                    color=rx.color("accent", 11) if label == active else rx.color("gray", 11),
+                    background_color=rx.color("accent", 3) if label == active else "transparent",
+                    aria_current="page" if label == active else None,
+                )
+                for label, href in BILLING_TABS
+            ],
+            spacing="1",
+            wrap="wrap",
+        ),
+        aria_label="Billing sections",
+    )
+
+
+def page_header(title: str, subtitle: str, active: str) -> rx.Component:
+    return rx.vstack(
+        billing_tabs(active),
+        rx.vstack(
+            rx.heading(title, size="7", as_="h1"),
+            rx.text(subtitle, size="2", color=rx.color("gray", 11)),
+            spacing="1",
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+def notice_callout(message) -> rx.Component:
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="circle_check", color_scheme="green", role="status", width="100%"),
+    )
+
+
+def banner(item: BannerView, action: rx.Component | None = None) -> rx.Component:
+    """A coloured notice with a title, a sentence and an optional action on the right (below on phones)."""
+    color = rx.match(item.tone, ("red", "red"), ("amber", "amber"), "blue")
+    return rx.flex(
+        rx.hstack(
+            rx.icon(
+                rx.match(item.tone, ("red", "circle_alert"), ("amber", "clock"), "info"),
+                size=18,
+                flex_shrink="0",
+                margin_top="2px",
+            ),
+            rx.vstack(
+                rx.text(item.title, weight="bold", size="2"),
+                rx.text(item.message, size="2"),
+                spacing="1",
+            ),
+            spacing="3",
+            align="start",
+            flex="1",
+            min_width="0",
+        ),
+        action if action is not None else rx.fragment(),
+        direction=rx.breakpoints(initial="column", sm="row"),
+        justify="between",
+        align=rx.breakpoints(initial="start", sm="center"),
+        spacing="3",
+        width="100%",
+        padding="14px 16px",
+        border_radius="var(--radius-4)",
+        background_color=rx.match(item.tone, ("red", rx.color("red", 3)), ("amber", rx.color("amber", 3)), rx.color("blue", 3)),
+        color=rx.match(item.tone, ("red", rx.color("red", 11)), ("amber", rx.color("amber", 11)), rx.color("blue", 11)),
+        role=rx.cond(item.tone == "red", "alert", "status"),
+        class_name="billing-banner",
+        data_kind=item.kind,
+        data_tone=color,
+    )
+
+
+def loading_block(label: str = "Loading…") -> rx.Component:
+    return rx.center(
+        rx.hstack(rx.spinner(size="3"), rx.text(label, size="2", color=rx.color("gray", 11)), align="center", spacing="2"),
+        padding_y="48px",
+        width="100%",
+        role="status",
+    )
+
+
+def guarded(content: rx.Component, *, loaded) -> rx.Component:
+    """The page body once the server has said who is signed in and what they may see."""
+    return rx.cond(
+        BillingState.access == "no_customer",
+        rx.callout(
+            "This account has no customer record, so it has no plan, invoices or payments. "
+            "Sign in with a customer account to see billing.",
+            icon="info",
+            color_scheme="blue",
+            width="100%",
+            id="no-customer",
+        ),
+        rx.cond(loaded, content, loading_block()),
+    )
+
+
+def no_subscription() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("No plan yet", size="4", as_="h2"),
+            rx.text("You are not subscribed to a plan. Pick one to get started.", size="2", color=rx.color("gray", 11)),
+            rx.button(rx.link("See plans and pricing", href="/pricing", underline="none"), as_child=True, size="2"),
+            spacing="3",
+            align="start",
+        ),
+        size="3",
+        width="100%",
+        id="no-subscription",
+    )
+
+
+# --- history --------------------------------------------------------------------------------------
+
+
+def _amount(row: HistoryRowView) -> rx.Component:
+    return rx.text(
+        row.amount_label,
+        weight="medium",
+        white_space="nowrap",
+        color=rx.cond(row.kind == "refund", rx.color("gray", 11), rx.color("gray", 12)),
+        style={"fontVariantNumeric": "tabular-nums"},
+    )
+
+
+def _pdf_hook() -> rx.Component:
+    # Invoice PDFs arrive with the files/PDF slice: the column is there, the link is not yet.
+    return rx.text("PDF soon", size="1", color=rx.color("gray", 9), white_space="nowrap", title="PDF download is coming soon")
+
+
+def _history_table_row(row: HistoryRowView) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(row.date_label, white_space="nowrap")),
+        rx.table.cell(row.kind_label),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row.description, size="2"),
+                rx.cond(row.reference != "", rx.text(row.reference, size="1", color=rx.color("gray", 10))),
+                spacing="0",
+            )
+        ),
+        rx.table.cell(status_badge(row.status_label, row.status_group)),
+        rx.table.cell(_amount(row), justify="end"),
+        rx.table.cell(rx.cond(row.kind == "invoice", _pdf_hook(), rx.fragment())),
+        class_name="history-row",
+        data_kind=row.kind,
+        data_group=row.status_group,
+        align="center",
+    )
+
+
+def history_table(rows) -> rx.Component:
+    return rx.table.root(
+        rx.table.header(
+            rx.table.row(
+                rx.table.column_header_cell("Date"),
+                rx.table.column_header_cell("Type"),
+                rx.table.column_header_cell("Description"),
+                rx.table.column_header_cell("Status"),
+                rx.table.column_header_cell("Amount", justify="end"),
+                rx.table.column_header_cell("PDF"),
+            )
+        ),
+        rx.table.body(rx.foreach(rows, _history_table_row)),
+        variant="surface",
+        size="2",
+        width="100%",
+        id="history-table",
+        display=["none", "none", "table"],
+    )
+
+
+def _history_card(row: HistoryRowView) -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.vstack(
+                rx.text(row.description, size="2", weight="medium"),
+                rx.text(
+                    row.date_label, " · ", row.kind_label,
+                    rx.cond(row.reference != "", " · " + row.reference, ""),
+                    size="1",
+                    color=rx.color("gray", 10),
+                ),
+                spacing="1",
+                min_width="0",
+                flex="1",
+            ),
+            rx.vstack(
+                _amount(row),
+                status_badge(row.status_label, row.status_group),
+                align="end",
+                spacing="1",
+            ),
+            justify="between",
+            align="start",
+            width="100%",
+            spacing="3",
+        ),
+        padding="12px",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        class_name="history-card",
+        data_kind=row.kind,
+        data_group=row.status_group,
+    )
+
+
+def history_cards(rows) -> rx.Component:
+    return rx.card(
+        rx.foreach(rows, _history_card),
+        size="1",
+        width="100%",
+        padding="0",
+        id="history-cards",
+        display=["block", "block", "none"],
+    )

@@ -1,0 +1,370 @@
+"""Pieces of /checkout and /checkout/success: the order summary, the card form, the receipt.
+
+No logic beyond reading the vars of state/checkout.py.
+"""
+
+import reflex as rx
+
+from billing_portal.state.checkout import CARD_ELEMENT_ID, CheckoutState, CheckoutSuccessState, SummaryLineView
+
+MUTED = rx.color("gray", 11)
+
+
+def _money_row(label, amount, *, strong: bool = False, **props) -> rx.Component:
+    weight = "bold" if strong else "regular"
+    size = "4" if strong else "2"
+    return rx.hstack(
+        rx.text(label, size=size, weight=weight, color=rx.color("gray", 12) if strong else MUTED),
+        rx.spacer(),
+        rx.text(amount, size=size, weight=weight, white_space="nowrap", **props),
+        width="100%",
+        align="baseline",
+        spacing="3",
+    )
+
+
+def _summary_line(line: SummaryLineView) -> rx.Component:
+    return rx.el.li(
+        rx.hstack(
+            rx.text(line.label, size="2", color=rx.color("gray", 12)),
+            rx.spacer(),
+            rx.text(line.amount_label, size="2", white_space="nowrap"),
+            width="100%",
+            align="baseline",
+            spacing="3",
+        ),
+        class_name="summary-line",
+        list_style="none",
+    )
+
+
+def order_summary() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text("Order summary", size="1", weight="medium", color=rx.color("gray", 10),
+                    text_transform="uppercase", letter_spacing="0.04em"),
+            rx.vstack(
+                rx.heading(CheckoutState.title, size="6", as_="h2", id="checkout-title"),
+                rx.cond(
+                    CheckoutState.description != "",
+                    rx.text(CheckoutState.description, size="2", color=MUTED, id="checkout-description"),
+                ),
+                spacing="1",
+                width="100%",
+            ),
+            rx.el.ul(
+                rx.foreach(CheckoutState.lines, _summary_line),
+                id="summary-lines",
+                aria_label="What you buy",
+                padding="0",
+                margin="0",
+                display="flex",
+                flex_direction="column",
+                gap="8px",
+                width="100%",
+            ),
+            rx.separator(size="4"),
+            rx.vstack(
+                _money_row("Subtotal", CheckoutState.subtotal_label, id="summary-subtotal"),
+                _money_row("Tax", CheckoutState.tax_label, id="summary-tax"),
+                spacing="2",
+                width="100%",
+            ),
+            rx.separator(size="4"),
+            _money_row("Total due today", CheckoutState.due_today_label, strong=True, id="summary-total"),
+            rx.cond(
+                CheckoutState.trial_days > 0,
+                _money_row(
+                    rx.text("After your ", CheckoutState.trial_days.to_string(), "-day trial"),
+                    CheckoutState.total_label,
+                    id="summary-after-trial",
+                ),
+            ),
+            rx.cond(
+                CheckoutState.trial_days > 0,
+                rx.callout(
+                    rx.text(
+                        "Your ", CheckoutState.trial_days.to_string(), "-day free trial starts today. ",
+                        "We save your card now and charge it only when the trial ends; cancel before then ",
+                        "and you pay nothing.",
+                    ),
+                    icon="gift",
+                    color_scheme="blue",
+                    size="1",
+                    id="trial-note",
+                    width="100%",
+                ),
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        size="3",
+        width="100%",
+        id="order-summary",
+    )
+
+
+def card_form() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.vstack(
+                rx.heading("Payment", size="5", as_="h2"),
+                rx.text("Pay securely by card. Your card details go straight to Stripe, our payment processor.",
+                        size="2", color=MUTED),
+                spacing="1",
+                width="100%",
+            ),
+            rx.vstack(
+                rx.text("Card details", as_="div", size="2", weight="medium", id="card-label"),
+                # Stripe.js mounts its card element in here (kept in the page while it is shown, so
+                # React never replaces it). The inputs of a stand-in element are styled too.
+                rx.box(
+                    id=CARD_ELEMENT_ID,
+                    role="group",
+                    aria_labelledby="card-label",
+                    aria_describedby="card-hint",
+                    aria_busy=rx.cond(CheckoutState.card_ready, "false", "true"),
+                    class_name="card-element",
+                    width="100%",
+                    min_height="48px",
+                    padding="8px 10px",
+                    border=f"1px solid {rx.color('gray', 7)}",
+                    border_radius="var(--radius-3)",
+                    background_color="white",
+                    display="flex",
+                    flex_wrap="wrap",
+                    align_items="center",
+                    gap="8px",
+                    font_size="15px",
+                    style={
+                        "& > span": {"display": "none"},
+                        "& input": {
+                            "font": "inherit",
+                            "min_width": "0",
+                            "padding": "6px 8px",
+                            "border": f"1px solid {rx.color('gray', 6)}",
+                            "border_radius": "var(--radius-2)",
+                            "background": rx.color("gray", 1),
+                            "color": rx.color("gray", 12),
+                        },
+                        "& input:focus": {
+                            "outline": f"2px solid {rx.color('accent', 8)}",
+                            "outline_offset": "0",
+                        },
+                        "& input[placeholder=number]": {"flex": "1 1 100%"},
+                        "& input[placeholder=exp_month], & input[placeholder=exp_year]": {"flex": "1 1 84px"},
+                        "& input[placeholder=cvc]": {"flex": "1 1 64px"},
+                        "& input[placeholder=postal_code]": {"flex": "2 1 112px"},
+                    },
+                ),
+                rx.cond(
+                    CheckoutState.card_ready | (CheckoutState.card_error != ""),
+                    rx.text(
+                        "Card number, expiry (MM / YY), security code and postal code.",
+                        size="1", color=rx.color("gray", 10), id="card-hint",
+                    ),
+                    rx.hstack(
+                        rx.spinner(size="1"),
+                        rx.text("Loading the secure card form…", size="1", color=rx.color("gray", 10)),
+                        id="card-hint",
+                        spacing="2",
+                        align="center",
+                    ),
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            rx.cond(
+                CheckoutState.card_error != "",
+                rx.callout(CheckoutState.card_error, icon="triangle_alert", color_scheme="red", role="alert",
+                           width="100%", id="card-error"),
+            ),
+            rx.cond(
+                CheckoutState.pay_error != "",
+                rx.callout(
+                    rx.vstack(
+                        rx.text(CheckoutState.pay_error, weight="medium", id="pay-error-message"),
+                        rx.text("Nothing was charged.", size="1"),
+                        spacing="1",
+                    ),
+                    icon="circle_x",
+                    color_scheme="red",
+                    role="alert",
+                    width="100%",
+                    id="pay-error",
+                ),
+            ),
+            rx.cond(
+                CheckoutState.pending_message != "",
+                rx.callout(
+                    rx.vstack(
+                        rx.text(CheckoutState.pending_message, id="pay-pending-message"),
+                        rx.link("See your billing history", href="/billing/history", size="2", weight="medium"),
+                        spacing="1",
+                    ),
+                    icon="clock",
+                    color_scheme="amber",
+                    role="status",
+                    width="100%",
+                    id="pay-pending",
+                ),
+            ),
+            rx.button(
+                rx.cond(
+                    CheckoutState.paying,
+                    rx.hstack(rx.spinner(size="2"), rx.text(CheckoutState.step), spacing="2", align="center"),
+                    rx.text(CheckoutState.pay_label),
+                ),
+                on_click=CheckoutState.pay,
+                disabled=CheckoutState.paying | ~CheckoutState.card_ready | (CheckoutState.pending_message != ""),
+                aria_busy=rx.cond(CheckoutState.paying, "true", "false"),
+                size="3",
+                width="100%",
+                id="pay-button",
+                type="button",
+            ),
+            rx.hstack(
+                rx.icon("lock", size=14, color=rx.color("gray", 10)),
+                rx.text("Card data never touches our servers.", size="1", color=rx.color("gray", 10)),
+                spacing="1",
+                align="center",
+                justify="center",
+                width="100%",
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        size="3",
+        width="100%",
+        id="payment-card",
+    )
+
+
+def checkout_failed(message, heading: str = "This checkout cannot continue") -> rx.Component:
+    """The page-level failure state: a bad link, a plan no longer on sale, the server failing."""
+    return rx.card(
+        rx.vstack(
+            rx.icon("circle_alert", size=32, color=rx.color("red", 9)),
+            rx.heading(heading, size="5", as_="h2", align="center"),
+            rx.text(message, size="3", color=MUTED, role="alert", id="checkout-error", align="center"),
+            rx.hstack(
+                rx.button(rx.link("See plans and pricing", href="/pricing", underline="none"), as_child=True, size="3"),
+                rx.button(rx.link("Go to billing", href="/billing", underline="none"), as_child=True, size="3",
+                          variant="soft", color_scheme="gray"),
+                spacing="3",
+                wrap="wrap",
+                justify="center",
+            ),
+            spacing="4",
+            align="center",
+            width="100%",
+        ),
+        size="4",
+        width="100%",
+        max_width="560px",
+        margin_x="auto",
+    )
+
+
+def loading_block(text: str) -> rx.Component:
+    return rx.center(
+        rx.hstack(rx.spinner(size="3"), rx.text(text, size="3", color=MUTED), spacing="3", align="center"),
+        padding_y="64px",
+        width="100%",
+        aria_live="polite",
+    )
+
+
+def _receipt_line(line: SummaryLineView) -> rx.Component:
+    return rx.el.li(
+        rx.hstack(
+            rx.text(line.label, size="2"),
+            rx.spacer(),
+            rx.text(line.amount_label, size="2", white_space="nowrap"),
+            width="100%",
+            spacing="3",
+            align="baseline",
+        ),
+        list_style="none",
+    )
+
+
+def receipt_card() -> rx.Component:
+    s = CheckoutSuccessState
+    return rx.card(
+        rx.vstack(
+            rx.center(
+                rx.icon("circle_check", size=44, color=rx.color("green", 9)),
+                width="100%",
+            ),
+            rx.heading(
+                rx.cond(s.trial, "Your trial has started", rx.cond(s.paid, "Payment received", "Payment not complete")),
+                size="7", as_="h1", align="center", width="100%",
+            ),
+            rx.text(
+                rx.cond(
+                    s.trial,
+                    "Your card is saved. We charge it when your trial ends; you can cancel any time before then.",
+                    rx.cond(
+                        s.paid,
+                        "Thank you. The invoice is in your billing history, with its PDF.",
+                        "This invoice is not paid yet. Your billing history shows where it stands.",
+                    ),
+                ),
+                size="3", color=MUTED, align="center", width="100%",
+            ),
+            rx.cond(
+                s.invoice_number != "",
+                rx.vstack(
+                    rx.separator(size="4"),
+                    rx.vstack(
+                        rx.text("Purchase", size="1", color=rx.color("gray", 10), weight="medium"),
+                        rx.text(s.title, size="4", weight="bold", id="receipt-title"),
+                        spacing="1",
+                        width="100%",
+                    ),
+                    rx.cond(
+                        s.receipt_lines.length() > 0,
+                        rx.el.ul(
+                            rx.foreach(s.receipt_lines, _receipt_line),
+                            padding="0", margin="0", width="100%",
+                            display="flex", flex_direction="column", gap="6px",
+                        ),
+                    ),
+                    rx.separator(size="4"),
+                    rx.hstack(
+                        rx.text(rx.cond(s.paid, "Amount paid", "Amount due"), size="3", weight="medium"),
+                        rx.spacer(),
+                        rx.text(s.amount_label, size="4", weight="bold", id="receipt-amount", white_space="nowrap"),
+                        width="100%",
+                        align="baseline",
+                    ),
+                    rx.hstack(
+                        rx.text("Invoice number", size="2", color=MUTED, white_space="nowrap"),
+                        rx.spacer(),
+                        rx.code(s.invoice_number, id="receipt-invoice-number", variant="ghost", size="2"),
+                        width="100%",
+                        align="baseline",
+                    ),
+                    spacing="3",
+                    width="100%",
+                ),
+            ),
+            rx.flex(
+                rx.button(rx.link("Go to billing", href="/billing", underline="none"), as_child=True, size="3",
+                          flex_grow="1"),
+                rx.button(rx.link("View history", href="/billing/history", underline="none"), as_child=True,
+                          size="3", variant="soft", color_scheme="gray", flex_grow="1"),
+                direction=rx.breakpoints(initial="column", sm="row"),
+                gap="12px",
+                width="100%",
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        size="4",
+        width="100%",
+        max_width="520px",
+        margin_x="auto",
+        id="receipt",
+    )

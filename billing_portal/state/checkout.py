@@ -1,0 +1,573 @@
+"""/checkout (embedded card form) and /checkout/success.
+
+The flow, one click of "Pay":
+
+    pay (server)            begin_card_setup -> SetupIntent secret
+    browser                 stripe.confirmCardSetup(secret, {payment_method: {card}})  (3DS modal maybe)
+    card_set_up (server)    checkout.pay(setup_intent_id) -> succeeded | requires_action | failed
+    browser (if action)     stripe.confirmCardPayment(pi_secret)                      (3DS modal)
+    card_authenticated      checkout.confirm_after_action(payment_intent_id)
+    -> /checkout/success?invoice=NUMBER, or the decline message and the card form again.
+
+The browser steps run through `rx.call_script(js, callback=handler)`: the script returns a Promise
+that always resolves to a small dict ({ok, error, setup_intent_id, ...}); Reflex awaits it and
+sends it to the callback handler. The browser only ever sends back what Stripe.js answered; the
+server keeps the ids it created itself (`_setup_intent_id`, `_payment_intent_id`) and uses those,
+together with the price id / pack slug / quantity of the page's URL. Amounts come from the catalog.
+
+The Stripe calls run in background handlers (in a worker thread) so a slow Stripe answer neither
+holds this browser's state lock nor blocks the event loop; `paying` guards against double submits.
+"""
+
+import dataclasses
+import json
+import logging
+from urllib.parse import quote, urlencode
+
+import reflex as rx
+
+from billing_portal.billing import accounts, checkout, repository
+from billing_portal.billing.accounts import CurrentUser
+from billing_portal.billing.errors import DomainError, NotFound
+from billing_portal.billing.invoice_document import build_invoice_document
+from billing_portal.billing.money import format_money
+from billing_portal.db import session_scope
+from billing_portal.state.auth import AuthState
+
+logger = logging.getLogger(__name__)
+
+ROUTE = "/checkout"
+SUCCESS_ROUTE = "/checkout/success"
+CARD_ELEMENT_ID = "card-element"
+MAX_QUANTITY = 10_000
+
+UNEXPECTED = "Something went wrong on our side. Nothing was charged. Reload the page and try again."
+BAD_LINK = "This checkout link is not valid. Pick a plan or a credit pack again."
+CARD_FORM_FAILED = "The card form could not be loaded. Check your connection and reload the page."
+SIGNED_OUT = "Your session has ended. Sign in again to finish your purchase."
+
+
+def login_redirect(path: str):
+    return rx.redirect(f"/login?next={quote(path, safe='/')}", replace=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The browser side: one small library on window, then one call per step. Every call resolves
+# (never rejects) to a plain object, so the callback handler always runs and `paying` is reset.
+
+_LIBRARY = r"""
+window.bpCheckout = window.bpCheckout || (function () {
+  var st = {stripe: null, key: null, card: null, selector: null, touched: false, cardError: ''};
+  var LABELS = {number: 'Card number', exp_month: 'Expiry month (MM)', exp_year: 'Expiry year (YY)',
+                cvc: 'Security code (CVC)', postal_code: 'Postal code'};
+  function message(err, fallback) {
+    return (err && typeof err.message === 'string' && err.message) ? err.message : fallback;
+  }
+  function withTimeout(promise, ms, what) {
+    return Promise.race([promise, new Promise(function (_, reject) {
+      setTimeout(function () { reject(new Error(what)); }, ms);
+    })]);
+  }
+  function loadStripe(src) {
+    return new Promise(function (resolve, reject) {
+      if (typeof window.Stripe === 'function') { resolve(); return; }
+      var tag = document.querySelector('script[data-bp-stripe]');
+      if (tag && tag.dataset.state) { reject(new Error('Stripe.js did not start.')); return; }
+      if (!tag) {
+        // localstripe's Stripe.js reads the name of every <iframe> already in the page and
+        // throws on one without a name: give those an empty one first (no effect otherwise).
+        document.querySelectorAll('iframe:not([name])').forEach(function (f) { f.setAttribute('name', ''); });
+        tag = document.createElement('script');
+        tag.src = src;
+        tag.dataset.bpStripe = '1';
+        tag.addEventListener('load', function () { tag.dataset.state = 'loaded'; });
+        tag.addEventListener('error', function () { tag.dataset.state = 'failed'; });
+        document.head.appendChild(tag);
+      }
+      tag.addEventListener('load', function () {
+        if (typeof window.Stripe === 'function') { resolve(); } else { reject(new Error('Stripe.js did not start.')); }
+      });
+      tag.addEventListener('error', function () { reject(new Error('Stripe.js could not be loaded.')); });
+    });
+  }
+  function waitFor(selector) {
+    return new Promise(function (resolve, reject) {
+      var started = Date.now();
+      (function look() {
+        var el = document.querySelector(selector);
+        if (el) { resolve(el); return; }
+        if (Date.now() - started > 10000) { reject(new Error('The card form has no place in the page.')); return; }
+        setTimeout(look, 50);
+      })();
+    });
+  }
+  function labelInputs(host) {
+    // Stripe's own element is an iframe with its labels; a stand-in's plain inputs get names here.
+    host.querySelectorAll('input[placeholder]').forEach(function (input) {
+      var label = LABELS[input.getAttribute('placeholder')];
+      if (label && !input.getAttribute('aria-label')) { input.setAttribute('aria-label', label); }
+      if (input.getAttribute('placeholder') !== 'postal_code') { input.setAttribute('inputmode', 'numeric'); }
+      input.setAttribute('autocomplete', 'off');
+      if (input.getAttribute('placeholder') === 'number') {
+        // People type "4242 4242 4242 4242": Stripe's element takes that, the stand-in wants digits.
+        input.addEventListener('input', function () {
+          var digits = input.value.replace(/\D+/g, '');
+          if (digits !== input.value) {
+            input.value = digits;
+            input.dispatchEvent(new Event('input', {bubbles: true}));
+          }
+        });
+      }
+    });
+  }
+  async function mount(src, key, selector) {
+    try {
+      await withTimeout(loadStripe(src), 20000, 'Stripe.js took too long to load.');
+      var host = await waitFor(selector);
+      if (st.card) { try { st.card.destroy(); } catch (e) { /* already gone with its page */ } }
+      if (!st.stripe || st.key !== key) { st.stripe = window.Stripe(key); st.key = key; }
+      // A fresh elements group each time: a group holds only one card element.
+      st.card = st.stripe.elements().create('card');
+      st.selector = selector;
+      st.touched = false;
+      st.cardError = '';
+      st.card.on('change', function (event) {
+        st.touched = true;
+        st.cardError = (event && event.error && event.error.message) || '';
+      });
+      st.card.mount(host);
+      labelInputs(host);
+      return {ok: true, error: ''};
+    } catch (err) {
+      return {ok: false, error: message(err, 'The card form could not be loaded.')};
+    }
+  }
+  async function setup(secret) {
+    try {
+      if (!st.card || !st.stripe) { return {ok: false, error: 'The card form is not ready yet. Reload the page.'}; }
+      if (!st.touched) { return {ok: false, error: 'Enter your card details.'}; }
+      if (st.cardError) { return {ok: false, error: st.cardError}; }
+      var result = await st.stripe.confirmCardSetup(secret, {payment_method: {card: st.card}});
+      if (result.error || !result.setupIntent) {
+        return {ok: false, error: message(result.error, 'Your card could not be saved. Try another card.')};
+      }
+      return {ok: true, error: '', setup_intent_id: String(result.setupIntent.id || '')};
+    } catch (err) {
+      return {ok: false, error: message(err, 'Your card could not be saved. Try another card.')};
+    }
+  }
+  async function authenticate(secret) {
+    try {
+      // No card data here: the card is already on the PaymentIntent (Stripe shows its 3DS step).
+      var result = await st.stripe.confirmCardPayment(secret);
+      if (result.error) {
+        return {ok: false, error: message(result.error, 'The payment could not be authenticated.')};
+      }
+      return {ok: true, error: '', status: String((result.paymentIntent && result.paymentIntent.status) || '')};
+    } catch (err) {
+      return {ok: false, error: message(err, 'The payment could not be authenticated.')};
+    }
+  }
+  function clear() {
+    try {
+      var host = st.selector && document.querySelector(st.selector);
+      if (st.card && typeof st.card.clear === 'function') {
+        st.card.clear();
+      } else if (host) {
+        // localstripe's element has no clear(): empty its inputs and let it read them again.
+        var inputs = host.querySelectorAll('input');
+        inputs.forEach(function (input) { input.value = ''; });
+        if (inputs.length) { inputs[0].dispatchEvent(new Event('input', {bubbles: true})); }
+      }
+      st.touched = false;
+      st.cardError = '';
+      if (st.card && typeof st.card.focus === 'function') { st.card.focus(); }
+      else if (host && host.querySelector('input')) { host.querySelector('input').focus(); }
+    } catch (e) { /* nothing to clear */ }
+    return {ok: true, error: ''};
+  }
+  return {mount: mount, setup: setup, authenticate: authenticate, clear: clear};
+})();
+"""
+
+
+def _js_call(expression: str) -> str:
+    """The library (defined once per page load) followed by one call; evaluates to its result."""
+    return f"{_LIBRARY}\n{expression}"
+
+
+def mount_card_js(stripe_js_url: str, publishable_key: str) -> str:
+    args = ", ".join(json.dumps(a) for a in (stripe_js_url, publishable_key, f"#{CARD_ELEMENT_ID}"))
+    return _js_call(f"window.bpCheckout.mount({args})")
+
+
+def confirm_setup_js(client_secret: str) -> str:
+    return _js_call(f"window.bpCheckout.setup({json.dumps(client_secret)})")
+
+
+def authenticate_js(client_secret: str) -> str:
+    return _js_call(f"window.bpCheckout.authenticate({json.dumps(client_secret)})")
+
+
+def clear_card_js() -> str:
+    return _js_call("window.bpCheckout.clear()")
+
+
+# --------------------------------------------------------------------------------------------
+# What the page shows
+
+
+@dataclasses.dataclass(frozen=True)
+class SummaryLineView:
+    label: str = ""
+    amount_label: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckoutTarget:
+    """What the URL asks to buy; validated again by the service."""
+
+    price_id: int | None = None
+    pack_slug: str | None = None
+    quantity: int = 1
+
+
+def parse_target(params: dict) -> CheckoutTarget | None:
+    """`?price=ID&quantity=N` or `?pack=SLUG`; None when the link makes no sense."""
+    price, pack = str(params.get("price") or "").strip(), str(params.get("pack") or "").strip()
+    quantity_text = str(params.get("quantity") or "1").strip()
+    if bool(price) == bool(pack) or not quantity_text.isdigit():
+        return None
+    quantity = int(quantity_text)
+    if not 1 <= quantity <= MAX_QUANTITY:
+        return None
+    if price:
+        if not price.isdigit() or len(price) > 18:
+            return None
+        return CheckoutTarget(price_id=int(price), quantity=quantity)
+    if len(pack) > 100 or not all(c.isalnum() or c in "-_" for c in pack):
+        return None
+    return CheckoutTarget(pack_slug=pack, quantity=quantity)
+
+
+def target_path(target: CheckoutTarget) -> str:
+    query = {"price": target.price_id} if target.price_id is not None else {"pack": target.pack_slug}
+    if target.quantity != 1:
+        query["quantity"] = target.quantity
+    return f"{ROUTE}?{urlencode(query)}"
+
+
+def _current_path(router) -> str:
+    query = urlencode({k: v for k, v in router.url.query_parameters.items() if isinstance(v, str)})
+    return f"{ROUTE}?{query}" if query else ROUTE
+
+
+class CheckoutState(AuthState):
+    loaded: bool = False
+    load_error: str = ""
+
+    kind: str = ""
+    title: str = ""
+    description: str = ""
+    lines: list[SummaryLineView] = []
+    subtotal_label: str = ""
+    tax_label: str = ""
+    total_label: str = ""
+    due_today_label: str = ""
+    trial_days: int = 0
+    quantity: int = 1
+
+    card_ready: bool = False
+    card_error: str = ""
+    paying: bool = False
+    step: str = ""  # what the pay button says while paying
+    pay_error: str = ""
+    # The bank has not answered yet ("processing"): no retry, the history page will show it.
+    pending_message: str = ""
+
+    # Kept on the server only: what the URL asked for and the intents this server created.
+    _target: CheckoutTarget | None = None
+    _setup_intent_id: str = ""
+    _payment_intent_id: str = ""
+
+    @rx.var
+    def pay_label(self) -> str:
+        if self.trial_days > 0 and self.kind == "subscription":
+            return f"Start {self.trial_days}-day free trial"
+        return f"Pay {self.total_label}" if self.total_label else "Pay"
+
+    def _reset(self) -> None:
+        self.loaded, self.load_error = False, ""
+        self.kind = self.title = self.description = ""
+        self.lines = []
+        self.subtotal_label = self.tax_label = self.total_label = self.due_today_label = ""
+        self.trial_days, self.quantity = 0, 1
+        self.card_ready, self.card_error = False, ""
+        self.paying, self.step, self.pay_error, self.pending_message = False, "", "", ""
+        self._target = None
+        self._setup_intent_id = self._payment_intent_id = ""
+
+    @rx.event
+    def on_load(self):
+        self._reset()
+        target = parse_target(self.router.url.query_parameters)
+        try:
+            with session_scope() as session:
+                user = self._resolve_user(session)
+                if user is None:
+                    return login_redirect(target_path(target) if target else _current_path(self.router))
+                if target is None:
+                    self.load_error = BAD_LINK
+                    return None
+                summary = checkout.checkout_summary(
+                    session, user=user, price_id=target.price_id, pack_slug=target.pack_slug,
+                    quantity=target.quantity,
+                )
+        except DomainError as exc:
+            self.load_error = str(exc)
+            return None
+        except Exception:
+            logger.exception("checkout summary failed")
+            self.load_error = UNEXPECTED
+            return None
+        self._target = target
+        self.kind, self.title, self.description = summary.kind, summary.title, summary.description
+        self.lines = [SummaryLineView(line.label, line.amount_label) for line in summary.lines]
+        self.subtotal_label, self.tax_label, self.total_label = (
+            summary.subtotal_label, summary.tax_label, summary.total_label,
+        )
+        self.trial_days, self.quantity = summary.trial_days, summary.quantity
+        # With a trial the first invoice (total_label) is charged when the trial ends.
+        self.due_today_label = (
+            format_money(0, summary.currency, user.locale) if summary.trial_days > 0 else summary.total_label
+        )
+        self.loaded = True
+        return rx.call_script(
+            mount_card_js(summary.stripe_js_url, summary.publishable_key),
+            callback=CheckoutState.card_mounted,
+        )
+
+    @rx.event
+    def card_mounted(self, result: dict):
+        ok = isinstance(result, dict) and result.get("ok") is True
+        self.card_ready = ok
+        self.card_error = "" if ok else CARD_FORM_FAILED
+        if not ok:
+            logger.warning("card element did not mount: %s", str((result or {}).get("error", ""))[:200])
+
+    # ---- paying: every step below runs in the background, off the state lock --------------
+
+    def _fail(self, message: str) -> None:
+        self.paying, self.step, self.pay_error = False, "", message
+        self._setup_intent_id = self._payment_intent_id = ""
+
+    @rx.event(background=True)
+    async def pay(self):
+        async with self:
+            if (self.paying or self.pending_message or not self.loaded or not self.card_ready
+                    or self._target is None):
+                return
+            self.paying, self.step, self.pay_error = True, "Checking your card…", ""
+            self._setup_intent_id = self._payment_intent_id = ""
+            token = self.session_token
+
+        def begin():
+            with session_scope() as session:
+                user = accounts.user_for_token(session, token) if token else None
+                if user is None:
+                    return None
+                return checkout.begin_card_setup(session, user=user)
+
+        try:
+            setup = await rx.run_in_thread(begin)
+        except DomainError as exc:
+            async with self:
+                self._fail(str(exc))
+            return
+        except Exception:
+            logger.exception("begin_card_setup failed")
+            async with self:
+                self._fail(UNEXPECTED)
+            return
+        async with self:
+            if setup is None:
+                self._fail(SIGNED_OUT)
+                return
+            self._setup_intent_id = setup.setup_intent_id
+        yield rx.call_script(confirm_setup_js(setup.client_secret), callback=CheckoutState.card_set_up)
+
+    @rx.event(background=True)
+    async def card_set_up(self, result: dict):
+        result = result if isinstance(result, dict) else {}
+        async with self:
+            if not self.paying or not self._setup_intent_id or self._target is None:
+                return
+            if result.get("ok") is not True:
+                # Declined or not authenticated while saving the card: Stripe.js says why.
+                self._fail(str(result.get("error") or "Your card could not be saved. Try another card.")[:300])
+                return
+            if str(result.get("setup_intent_id") or "") != self._setup_intent_id:
+                self._fail(UNEXPECTED)
+                return
+            self.step = "Paying…"
+            token, setup_intent_id, target = self.session_token, self._setup_intent_id, self._target
+
+        def charge():
+            with session_scope() as session:
+                user = accounts.user_for_token(session, token) if token else None
+                if user is None:
+                    return None
+                return checkout.pay(
+                    session, user=user, setup_intent_id=setup_intent_id,
+                    price_id=target.price_id, pack_slug=target.pack_slug, quantity=target.quantity,
+                )
+
+        async for event in self._after_outcome(charge, "pay"):
+            yield event
+
+    @rx.event(background=True)
+    async def card_authenticated(self, result: dict):
+        async with self:
+            if not self.paying or not self._payment_intent_id:
+                return
+            self.step = "Finishing…"
+            token, payment_intent_id = self.session_token, self._payment_intent_id
+
+        # Whatever the browser says, the server asks Stripe what happened to its PaymentIntent.
+        def finish():
+            with session_scope() as session:
+                user = accounts.user_for_token(session, token) if token else None
+                if user is None:
+                    return None
+                return checkout.confirm_after_action(session, user=user, payment_intent_id=payment_intent_id)
+
+        async for event in self._after_outcome(finish, "confirm_after_action"):
+            yield event
+
+    async def _after_outcome(self, work, what: str):
+        try:
+            outcome = await rx.run_in_thread(work)
+        except DomainError as exc:
+            async with self:
+                self._fail(str(exc))
+            yield rx.call_script(clear_card_js())
+            return
+        except Exception:
+            logger.exception("checkout %s failed", what)
+            async with self:
+                self._fail(UNEXPECTED)
+            return
+        async with self:
+            if outcome is None:
+                self._fail(SIGNED_OUT)
+                return
+            status = outcome.status
+            if status == "requires_action" and outcome.client_secret and outcome.payment_intent_id:
+                self._payment_intent_id = outcome.payment_intent_id
+                self.step = "Waiting for your bank…"
+            elif status in ("succeeded", "trialing"):
+                self.step = "Done"
+            elif status == "processing":
+                self.paying, self.step = False, ""
+                self.pending_message = outcome.message or "Your payment is being processed."
+            else:
+                self._fail(outcome.message or "Your card was declined.")
+        if status == "requires_action" and outcome.client_secret and outcome.payment_intent_id:
+            yield rx.call_script(authenticate_js(outcome.client_secret), callback=CheckoutState.card_authenticated)
+        elif status in ("succeeded", "trialing"):
+            query = urlencode({"invoice": outcome.invoice_number}) if outcome.invoice_number else "trial=1"
+            yield rx.redirect(f"{SUCCESS_ROUTE}?{query}")
+        elif status == "processing":
+            return
+        else:
+            # The customer tries another card in the same, emptied card form.
+            yield rx.call_script(clear_card_js())
+
+
+# --------------------------------------------------------------------------------------------
+# /checkout/success
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceiptView:
+    title: str
+    amount_label: str
+    invoice_number: str
+    paid: bool
+    lines: list[SummaryLineView]
+
+
+NO_RECEIPT = "We could not find this receipt. Your billing history lists every payment."
+
+
+def read_receipt(session, user: CurrentUser, number: str) -> ReceiptView:
+    """The finalized invoice `number` of this user's customer, as the receipt shows it.
+
+    Read through the invoice document (the same view the PDF prints); another customer's
+    number, or an unknown one, is simply "not found".
+    """
+    invoice = repository.invoice_by_number(session, number) if number else None
+    if invoice is None or user.customer_id is None or invoice.customer_id != user.customer_id:
+        raise NotFound(NO_RECEIPT)
+    doc = build_invoice_document(session, invoice.id)
+
+    def money(value: int) -> str:
+        return format_money(value, doc.currency, user.locale)
+
+    lines = [SummaryLineView(line.description, money(line.amount)) for line in doc.lines]
+    if doc.tax:
+        lines.append(SummaryLineView("Tax", money(doc.tax)))
+    paid = doc.status == "paid"
+    if len(lines) == 1:
+        lines = []  # one line is the title already
+    return ReceiptView(
+        title=doc.lines[0].description if doc.lines else f"Invoice {doc.number}",
+        amount_label=money(doc.amount_paid if paid else doc.total),
+        invoice_number=doc.number,
+        paid=paid,
+        lines=lines,
+    )
+
+
+class CheckoutSuccessState(AuthState):
+    loaded: bool = False
+    error: str = ""
+    title: str = ""
+    amount_label: str = ""
+    invoice_number: str = ""
+    paid: bool = False
+    receipt_lines: list[SummaryLineView] = []
+    trial: bool = False
+
+    @rx.event
+    def on_load(self):
+        self.loaded, self.error, self.title, self.amount_label, self.invoice_number = False, "", "", "", ""
+        self.paid, self.receipt_lines, self.trial = False, [], False
+        params = self.router.url.query_parameters
+        number = str(params.get("invoice") or "").strip()[:40]
+        try:
+            with session_scope() as session:
+                user = self._resolve_user(session)
+                if user is None:
+                    path = f"{SUCCESS_ROUTE}?{urlencode({'invoice': number})}" if number else SUCCESS_ROUTE
+                    return login_redirect(path)
+                if not number:
+                    if str(params.get("trial") or "") != "1":
+                        self.error = NO_RECEIPT
+                        return None
+                    self.trial = True
+                    self.loaded = True
+                    return None
+                receipt = read_receipt(session, user, number)
+        except DomainError as exc:
+            self.error = str(exc)
+            return None
+        except Exception:
+            logger.exception("checkout receipt failed")
+            self.error = "Your receipt could not be loaded. Your billing history lists every payment."
+            return None
+        self.title, self.amount_label = receipt.title, receipt.amount_label
+        self.invoice_number, self.paid = receipt.invoice_number, receipt.paid
+        self.receipt_lines = receipt.lines
+        self.loaded = True
+        return None

@@ -1,0 +1,141 @@
+"""Billing details: every field checked, kept in a normal form, and bad input changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing_portal.billing.billing_details import (
+    BillingDetails,
+    InvalidBillingDetails,
+    billing_details,
+    countries,
+    korean_business_number_ok,
+    normalize_tax_id,
+    update_billing_details,
+)
+from billing_portal.billing.errors import DomainError, NotFound
+from billing_portal.models import Customer
+from tests.billing.test_files import local_store  # noqa: F401 - storage for the open-invoice redraw
+from tests.support.builders import make_customer, make_plan
+
+GOOD = BillingDetails(
+    name="  김민준 ", company="주식회사 테스트", address_line1="서울특별시 강남구 테헤란로 152",
+    city="Seoul", postal_code="06236", region="", country="kr", tax_id="220 81 62517",
+    invoice_email="Billing@Example.KR", preferred_currency="krw", locale="ko-KR",
+)
+
+
+@pytest.fixture
+def catalog(session):
+    make_plan(session, "basic", tier=1, prices={("USD", "month", 1): 1000, ("KRW", "month", 1): 15000})
+
+
+def test_good_details_are_saved_in_their_normal_form(session, catalog, local_store):
+    customer = make_customer(session)
+    updated = update_billing_details(session, customer_id=customer.id, details=GOOD)
+    saved = billing_details(session, customer_id=customer.id)
+    assert saved == updated.details
+    assert (saved.name, saved.country, saved.tax_id, saved.preferred_currency, saved.locale) == (
+        "김민준", "KR", "220-81-62517", "KRW", "ko_KR")
+    assert saved.invoice_email == "Billing@example.kr"  # the domain is normalised, the local part kept
+    assert updated.refreshed_invoice_ids == ()
+
+
+def test_bad_input_names_every_field_and_changes_nothing(session, catalog):
+    customer = make_customer(session)
+    before = billing_details(session, customer_id=customer.id)
+    bad = BillingDetails(name=" ", company="x" * 201, country="XX", tax_id="123", invoice_email="not-an-email",
+                         preferred_currency="EUR", locale="zz_QQ", postal_code="<script>")
+    with pytest.raises(InvalidBillingDetails) as refused:
+        update_billing_details(session, customer_id=customer.id, details=bad)
+    assert refused.value.errors == {
+        "name": "Enter the name to bill.",
+        "company": "Company is at most 200 characters.",
+        "country": "Choose a country from the list.",
+        "postal_code": "A postal code has letters, digits, spaces and hyphens only.",
+        "invoice_email": "Enter a valid email address for invoices.",
+        "preferred_currency": "Choose one of the currencies we sell in: KRW, USD.",
+        "locale": "Choose a language from the list.",
+    }
+    assert "Enter the name to bill." in str(refused.value)
+    session.expire_all()
+    assert billing_details(session, customer_id=customer.id) == before
+
+
+def test_a_tax_id_needs_its_country(session, catalog):
+    customer = make_customer(session)
+    details = BillingDetails(name="Ana", tax_id="123456789", invoice_email="a@example.com",
+                             preferred_currency="USD", locale="en_US")
+    with pytest.raises(InvalidBillingDetails) as refused:
+        update_billing_details(session, customer_id=customer.id, details=details)
+    assert refused.value.errors == {"tax_id": "Choose the country of the tax ID."}
+
+
+def test_the_current_currency_stays_allowed_and_an_empty_catalog_allows_the_default(session):
+    customer = make_customer(session, currency="JPY")
+    details = BillingDetails(name="Ana", invoice_email="a@example.com", preferred_currency="JPY", locale="ja_JP")
+    assert update_billing_details(session, customer_id=customer.id, details=details).details.preferred_currency == "JPY"
+    usd = BillingDetails(name="Ana", invoice_email="a@example.com", preferred_currency="usd", locale="en")
+    assert update_billing_details(session, customer_id=customer.id, details=usd).details.preferred_currency == "USD"
+
+
+def test_unknown_customer(session):
+    with pytest.raises(NotFound):
+        update_billing_details(session, customer_id=999_999, details=GOOD)
+
+
+@pytest.mark.parametrize("postal, country, ok", [
+    ("94105", "US", True), ("94105-1234", "US", True), ("9410", "US", False),
+    ("06236", "KR", True), ("6236", "KR", False), ("SW1A 1AA", "GB", True), ("10117", "DE", True),
+])
+def test_postal_codes_by_country(session, catalog, postal, country, ok):
+    customer = make_customer(session)
+    details = BillingDetails(name="Ana", postal_code=postal, country=country, invoice_email="a@example.com",
+                             preferred_currency="USD", locale="en_US")
+    if ok:
+        update_billing_details(session, customer_id=customer.id, details=details)
+        assert session.get(Customer, customer.id).postal_code == postal
+    else:
+        with pytest.raises(InvalidBillingDetails, match="postal code"):
+            update_billing_details(session, customer_id=customer.id, details=details)
+
+
+@pytest.mark.parametrize("tax_id, country, kept", [
+    ("220-81-62517", "KR", "220-81-62517"),
+    ("1248100998", "KR", "124-81-00998"),
+    ("220-81-62518", "KR", None),  # wrong check digit
+    ("12345", "KR", None),
+    ("12-3456789", "US", "12-3456789"),
+    ("123456789", "US", "12-3456789"),
+    ("07-3456789", "US", None),  # a prefix the IRS never assigned
+    ("DE123456789", "DE", "DE123456789"),
+    ("de 123.456.789", "DE", "DE123456789"),
+    ("123456789", "DE", "DE123456789"),
+    ("DE12345678", "DE", None),
+    ("FR40303265045", "FR", "FR40303265045"),
+    ("NL123456789B01", "NL", "NL123456789B01"),
+    ("EL123456789", "GR", "EL123456789"),
+    ("ATU12345678", "AT", "ATU12345678"),
+    ("AT12345678", "AT", None),
+    ("GB123456789", "GB", "GB123456789"),
+    ("ABN 51 824 753 556", "AU", "ABN 51 824 753 556"),
+    ("<b>", "AU", None),
+])
+def test_tax_ids_per_country(tax_id, country, kept):
+    if kept is None:
+        with pytest.raises(DomainError):
+            normalize_tax_id(tax_id, country)
+    else:
+        assert normalize_tax_id(tax_id, country) == kept
+
+
+def test_korean_check_digit():
+    assert korean_business_number_ok("2208162517") and korean_business_number_ok("1248100998")
+    assert not korean_business_number_ok("2208162510") and not korean_business_number_ok("22081625")
+
+
+def test_countries_are_iso_codes_from_babel():
+    codes = countries()
+    assert {"KR", "US", "DE", "GB", "JP", "XK"} <= set(codes)
+    assert not {"EU", "UN", "ZZ", "001", "QO", "EZ"} & set(codes)
+    assert codes["KR"] == "South Korea"

@@ -1,0 +1,56 @@
+"""Billing state helpers that need no browser: what reaches the page, and the sign-in redirect."""
+
+from datetime import UTC, datetime
+
+from billing_portal.billing import portal
+from billing_portal.state.billing import (
+    ALL,
+    BannerView,
+    HistoryRowView,
+    HistoryState,
+    OverviewState,
+    PlanState,
+    banner_view,
+    login_redirect,
+    row_view,
+)
+
+
+def test_a_history_row_reaches_the_page_as_display_strings_only():
+    row = portal.HistoryRow(
+        kind="refund", id=7, created_at=datetime(2026, 7, 25, tzinfo=UTC), status="succeeded",
+        status_group="refunded", status_label="Refunded", amount=-5000, currency="KRW",
+        amount_label="-₩5,000", date_label="25 July 2026", kind_label="Refund",
+        reference="INV-2026-000007", description="Refund: outage", invoice_id=3,
+    )
+    view = row_view(row)
+    assert view == HistoryRowView(
+        key="refund-7", date_label="25 July 2026", kind="refund", kind_label="Refund",
+        reference="INV-2026-000007", description="Refund: outage", status_label="Refunded",
+        status_group="refunded", amount_label="-₩5,000",
+    )
+    assert all(isinstance(value, str) for value in view.__dict__.values())
+
+
+def test_banner_view():
+    assert banner_view(portal.Banner("past_due", "red", "Failed", "Update your card.")) == BannerView(
+        "past_due", "red", "Failed", "Update your card."
+    )
+
+
+def test_signed_out_visitors_go_to_the_login_page_and_come_back():
+    spec = login_redirect("/billing/history")
+    assert "/login?next=/billing/history" in str(spec)
+
+
+def test_states_keep_no_ids_or_roles_from_the_browser():
+    """The subscription is always looked up on the server; only a price id string (checked there)
+    and filter values come from the page."""
+    for state in (OverviewState, PlanState, HistoryState):
+        names = set(state.base_vars) | set(state.computed_vars)
+        assert not {n for n in names if n.endswith(("customer_id", "subscription_id", "user_id", "role"))}
+    assert HistoryState.get_fields()["status_filter"].default == ALL
+
+
+def test_every_status_group_has_a_filter_and_a_badge_colour():
+    assert {key for key, _ in portal.STATUS_FILTERS} == set(portal.STATUS_GROUPS)
