@@ -301,6 +301,18 @@ class PlanState(BillingState):
             logger.exception("plan options failed")
             self.error = UNEXPECTED
 
+    def _checked_change(self, session):
+        """The signed-in customer, their subscription and the change they picked, checked on the
+        server; None when nobody is signed in (the handler then does nothing)."""
+        user = self._customer(session)
+        if user is None:
+            return None
+        live = self._own_subscription(session, user)
+        price_id, quantity = self._price_and_quantity()
+        if not portal.is_change_option(session, live, price_id):
+            raise DomainError("This price is not available. Pick one of the plans shown.")
+        return user, live, price_id, quantity
+
     def _preview(self):
         self.error = ""
         self.preview_sentence = self.confirm_label = ""
@@ -311,13 +323,10 @@ class PlanState(BillingState):
         yield
         try:
             with session_scope() as session:
-                user = self._customer(session)
-                if user is None:
+                checked = self._checked_change(session)
+                if checked is None:
                     return
-                live = self._own_subscription(session, user)
-                price_id, quantity = self._price_and_quantity()
-                if not portal.is_change_option(session, live, price_id):
-                    raise DomainError("This price is not available. Pick one of the plans shown.")
+                user, live, price_id, quantity = checked
                 preview = subscriptions.preview(session, live.id, price_id=price_id, quantity=quantity)
                 text = portal.describe_preview(session, user.customer_id, preview, trialing=live.status == "trialing")
                 session.rollback()  # a preview changes nothing
@@ -354,13 +363,10 @@ class PlanState(BillingState):
         yield
         try:
             with session_scope() as session:
-                user = self._customer(session)
-                if user is None:
+                checked = self._checked_change(session)
+                if checked is None:
                     return
-                live = self._own_subscription(session, user)
-                price_id, quantity = self._price_and_quantity()
-                if not portal.is_change_option(session, live, price_id):
-                    raise DomainError("This price is not available. Pick one of the plans shown.")
+                user, live, price_id, quantity = checked
                 changed = subscriptions.change(session, live.id, price_id=price_id, quantity=quantity)
                 name = next((o.name for o in self.options if o.price_id == self.selected), "the new plan")
                 if changed.preview.effective == "period_end":
