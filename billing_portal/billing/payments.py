@@ -9,9 +9,9 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from billing_portal.billing import credits, invoices, repository, subscriptions
+from billing_portal.billing import audit, credits, invoices, repository, subscriptions
 from billing_portal.billing.errors import DomainError, NotFound
-from billing_portal.models import AuditEntry, Invoice, InvoiceStatus, Payment, PaymentStatus, Refund, RefundStatus
+from billing_portal.models import Invoice, InvoiceStatus, Payment, PaymentStatus, Refund, RefundStatus
 from billing_portal.models.types import utcnow
 
 
@@ -233,12 +233,11 @@ def settle(session: Session, payment: Payment, *, now: datetime | None = None) -
         return None
     invoice = repository.lock_invoice(session, payment.invoice_id)
     if invoice.status != InvoiceStatus.OPEN or invoice.amount_paid + payment.amount > invoice.total:
-        session.add(AuditEntry(actor_label="stripe", action="payment.unapplied", subject_type="payment",
-                               subject_id=str(payment.id), at=now,
-                               after={"invoice_id": invoice.id, "invoice_status": invoice.status,
-                                      "amount": payment.amount, "currency": payment.currency,
-                                      "note": "money received that the invoice cannot take: refund it"}))
-        session.flush()
+        audit.record(session, actor="stripe", action="payment.unapplied", subject_type="payment",
+                     subject_id=payment.id, now=now,
+                     after={"invoice_id": invoice.id, "invoice_status": invoice.status,
+                            "amount": payment.amount, "currency": payment.currency,
+                            "note": "money received that the invoice cannot take: refund it"})
         return invoice
     invoice = invoices.mark_paid(session, invoice.id, amount=payment.amount, now=now)
     subscriptions.invoice_paid(session, invoice)

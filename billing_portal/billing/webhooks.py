@@ -29,11 +29,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from billing_portal.billing import payments, repository
+from billing_portal.billing import audit, payments, repository
 from billing_portal.billing.errors import DomainError
 from billing_portal.gateways.stripe_gateway import customer_message_for, from_stripe_amount
 from billing_portal.models import (
-    AuditEntry,
     Customer,
     Invoice,
     Payment,
@@ -274,9 +273,8 @@ def _reverse_refund(session: Session, refund: Refund, now: datetime) -> None:
     if invoice is not None:
         invoice.amount_refunded = max(invoice.amount_refunded - refund.amount, 0)
         session.add(invoice)
-    session.add(AuditEntry(actor_label="stripe", action="refund.failed", subject_type="refund",
-                           subject_id=str(refund.id), at=now, after={"amount": refund.amount}))
-    session.flush()
+    audit.record(session, actor="stripe", action="refund.failed", subject_type="refund",
+                 subject_id=refund.id, now=now, after={"amount": refund.amount})
 
 
 def _dispute(session: Session, event: dict, at: datetime, now: datetime) -> str:
@@ -291,17 +289,16 @@ def _dispute(session: Session, event: dict, at: datetime, now: datetime) -> str:
     payment.updated_at = now
     session.add(payment)
     if first or event["type"] != "charge.dispute.created":
-        session.add(AuditEntry(
-            actor_label="stripe",
+        audit.record(
+            session, actor="stripe",
             action="payment.disputed" if event["type"] == "charge.dispute.created" else "payment.dispute_updated",
-            subject_type="payment", subject_id=str(payment.id), at=now,
+            subject_type="payment", subject_id=payment.id, now=now,
             after={"dispute_id": dispute.get("id"), "status": status, "reason": dispute.get("reason"),
                    "amount": from_stripe_amount(int(dispute.get("amount") or 0),
                                                 str(dispute.get("currency") or payment.currency)),
                    "currency": str(dispute.get("currency") or payment.currency).upper(),
                    "event_id": event.get("id")},
-        ))
-    session.flush()
+        )
     if first:
         logger.warning("payment %s is disputed (%s): an admin must respond", payment.id, dispute.get("reason"))
     return PROCESSED
