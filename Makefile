@@ -9,7 +9,7 @@ DATA := .data
 # Debian packages the test suite needs: browser, database and cache stand-ins, PDF tools.
 TEST_APT_PACKAGES := chromium postgresql redis-server poppler-utils
 
-.PHONY: run test setup test-setup bun system-test-deps migrate seed clean
+.PHONY: run test bench setup test-setup bun system-test-deps migrate seed clean
 
 run: setup
 	@mkdir -p $(DATA)
@@ -24,6 +24,11 @@ run: setup
 
 test: test-setup
 	$(BIN)/python -m pytest
+
+# Benchmarks print one JSON line per figure (bench/README.md); copy them into README.md's table.
+BENCHES := invoice_pdf
+bench: test-setup
+	@for b in $(BENCHES); do $(BIN)/python -m bench.$$b || exit 1; done
 
 setup: $(VENV)/.installed bun
 

@@ -7,9 +7,7 @@ them from stored rows is tested in tests/billing/test_invoice_document.py.
 
 import io
 import shutil
-import statistics
 import subprocess
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -205,15 +203,7 @@ def test_latin_names_rare_currencies_and_unknown_characters_never_draw_empty_box
         assert "Jan 31, 2026" in text or "31 Jan 2026" in text  # Devanagari dates fall back to English
 
 
-def test_rendering_is_reproducible_and_fast():
+def test_rendering_is_reproducible():
     doc = korean_paid()
-    first = render_invoice(doc)
-    assert render_invoice(doc) == first  # invariant mode: the same invoice gives the same bytes
-
-    timings = []
-    for _ in range(7):
-        start = time.perf_counter()
-        render_invoice(doc)
-        timings.append(time.perf_counter() - start)
-    # ~10-15 ms on a quiet machine; the bound only catches gross regressions (fonts reloaded per call).
-    assert statistics.median(timings) < 0.1
+    # Invariant mode: the same invoice gives the same bytes (speed is measured in bench/).
+    assert render_invoice(doc) == render_invoice(doc)
