@@ -7,7 +7,7 @@ BUN_VERSION := 1.4.4
 STRIPE_PORT ?= 8420
 DATA := .data
 # Debian packages the test suite needs: browser, database and cache stand-ins, PDF tools.
-TEST_APT_PACKAGES := chromium postgresql redis-server poppler-utils
+TEST_APT_PACKAGES := chromium postgresql redis-server poppler-utils fonts-noto-cjk
 
 .PHONY: run test bench setup test-setup bun system-test-deps migrate seed clean
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from billing_portal.billing import accounts, catalog, payments, repository, subscriptions
+from billing_portal.billing.periods import add_months
 from billing_portal.models import CreditPack, Customer, Invoice, Price, Role, User
 from billing_portal.models.types import utcnow
 
@@ -107,7 +108,8 @@ def _seed_customer_history(session: Session, user: User, now: datetime) -> None:
             Price.plan_id == starter.id, Price.currency == "KRW", Price.interval == "month", Price.interval_count == 1
         )
     ).one()
-    start = (now - timedelta(days=365)).replace(hour=9, minute=0, second=0, microsecond=0)
+    # Eleven renewals whatever today's date: the current (twelfth) period started about ten days ago.
+    start = (add_months(now, -11) - timedelta(days=10)).replace(hour=9, minute=0, second=0, microsecond=0)
     subscribed = subscriptions.subscribe(session, customer_id=customer.id, price_id=price.id, now=start)
     _pay(session, subscribed.invoice, start)
     subscription = subscribed.subscription

@@ -1,8 +1,11 @@
 """Every query the engine makes, in one place, so indexes can be checked against them."""
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from sqlalchemy import Integer, String, cast, literal_column, or_, union_all, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
@@ -505,6 +508,24 @@ def ledger_entries(session: Session, customer_id: int, *, limit: int = 50) -> Se
 
 def webhook_event_by_stripe_id(session: Session, stripe_event_id: str) -> WebhookEvent | None:
     return session.exec(select(WebhookEvent).where(WebhookEvent.stripe_event_id == stripe_event_id)).first()
+
+
+def insert_webhook_event(session: Session, **values) -> bool:
+    """Insert an event unless its Stripe id is already kept; True when this call stored it.
+
+    One INSERT ... ON CONFLICT DO NOTHING: no read first and no savepoint, so two deliveries of the
+    same event at once cannot both store it and the intake route stays one round trip.
+    """
+    statement = _insert_event_statement(session.get_bind().dialect.name)
+    return session.connection().execute(statement, values).first() is not None
+
+
+@lru_cache(maxsize=2)
+def _insert_event_statement(dialect: str):
+    # A Core statement on the table, built once: the ORM insert path costs more than the insert.
+    insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[dialect]
+    table = WebhookEvent.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=["stripe_event_id"]).returning(table.c.id)
 
 
 def due_webhook_event_ids(session: Session, now, *, limit: int = 200) -> list[int]:

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from billing_portal.billing import audit, payments, repository
@@ -74,22 +73,18 @@ def receive(session: Session, event: dict[str, Any], *, now: datetime | None = N
     """Keep a verified event once (unique on its id); processing happens in the job."""
     now = now or utcnow()
     event_id = str(event["id"])[:255]
-    if repository.webhook_event_by_stripe_id(session, event_id):
-        return Received(event_id, False)
-    row = WebhookEvent(
+    stored = repository.insert_webhook_event(
+        session,
         stripe_event_id=event_id,
         type=str(event["type"])[:100],
         status=RECEIVED,
         created=_timestamp(event.get("created")) or now,
         payload=event,
         received_at=now,
+        attempts=0,
+        last_error="",
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # the same event delivered twice at once: the other insert won
-        return Received(event_id, False)
-    return Received(event_id, True)
+    return Received(event_id, stored)
 
 
 # --------------------------------------------------------------------------------------------
