@@ -825,7 +825,8 @@ class StripeGateway:
         if not secret:
             raise InvalidWebhook("No webhook secret is configured.", reason="bad_signature")
         try:
-            stripe.Webhook.construct_event(
+            # verify_header rather than construct_event: we keep the plain dict, so parse once.
+            stripe.WebhookSignature.verify_header(
                 payload, signature_header, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS
             )
             event = json.loads(payload)
