@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RATE_PATTERN = r"^[1-9][0-9]{0,6}/(second|minute|hour|day)$"
 
 
 class TaxRule(BaseModel):
@@ -67,6 +68,14 @@ class Settings(BaseSettings):
     free_storage_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
 
     smtp_url: str | None = None
+
+    # Rate limits per client IP ("N/second|minute|hour|day", moving window), shared by every
+    # worker through REDIS_URL when it is set.
+    rate_limit_sign_in: str = Field(default="20/minute", pattern=RATE_PATTERN)
+    rate_limit_sign_up: str = Field(default="10/hour", pattern=RATE_PATTERN)
+    rate_limit_checkout: str = Field(default="30/minute", pattern=RATE_PATTERN)
+    rate_limit_usage_api: str = Field(default="600/minute", pattern=RATE_PATTERN)
+    rate_limit_webhook: str = Field(default="6000/minute", pattern=RATE_PATTERN)
 
     # Run due jobs (renewals, ...) inside the app process; false when separate workers run them.
     jobs_in_process: bool = True

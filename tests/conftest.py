@@ -13,6 +13,7 @@ import pytest
 import psycopg
 from sqlmodel import Session, SQLModel
 
+from billing_portal import rate_limits
 from billing_portal.db import engine_for
 from billing_portal.migrations import upgrade_to_head
 from billing_portal.settings import get_settings
@@ -30,6 +31,7 @@ def _fresh_settings(monkeypatch, tmp_path):
     Files go to the test's own folder, never a developer's .data/files."""
     monkeypatch.setenv("STORAGE_DIR", str(tmp_path / "files"))
     get_settings.cache_clear()
+    rate_limits._limiter.cache_clear()  # every test starts with no attempts counted
     yield
     get_settings.cache_clear()
 

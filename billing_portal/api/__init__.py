@@ -1,10 +1,12 @@
 """The Starlette routes mounted in front of Reflex's (rx.App(api_transformer=build_api()))."""
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from billing_portal.api.downloads import download
 from billing_portal.api.health import health
+from billing_portal.api.security import SecurityHeaders
 from billing_portal.api.webhooks import stripe_webhook
 from billing_portal.gateways.storage import DOWNLOAD_ROUTE
 
@@ -14,4 +16,4 @@ def build_api() -> Starlette:
         Route("/api/health", health, methods=["GET"]),
         Route("/api/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route(DOWNLOAD_ROUTE, download, methods=["GET"]),
-    ])
+    ], middleware=[Middleware(SecurityHeaders)])

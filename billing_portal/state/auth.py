@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import reflex as rx
 
+from billing_portal import rate_limits
 from billing_portal.billing import accounts
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError
@@ -101,6 +102,7 @@ class SignUpState(AuthState):
         self.submitting = True
         yield
         try:
+            rate_limits.hit("sign_up", self.router.session.client_ip)
             with session_scope() as session:
                 token = accounts.sign_up(
                     session,
@@ -139,6 +141,7 @@ class SignInState(AuthState):
         self.submitting = True
         yield
         try:
+            rate_limits.hit("sign_in", self.router.session.client_ip)
             with session_scope() as session:
                 token = accounts.sign_in(
                     session,

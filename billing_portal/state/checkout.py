@@ -31,6 +31,7 @@ from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.invoice_document import build_invoice_document
 from billing_portal.billing.money import format_money
+from billing_portal import rate_limits
 from billing_portal.db import session_scope
 from billing_portal.state.auth import AuthState
 
@@ -369,9 +370,10 @@ class CheckoutState(AuthState):
                 return
             self.paying, self.step, self.pay_error = True, "Checking your card…", ""
             self._setup_intent_id = self._payment_intent_id = ""
-            token = self.session_token
+            token, client_ip = self.session_token, self.router.session.client_ip
 
         def begin():
+            rate_limits.hit("checkout", client_ip)
             with session_scope() as session:
                 user = accounts.user_for_token(session, token) if token else None
                 if user is None:

@@ -246,3 +246,23 @@ def test_signed_refund_dispute_and_hosted_checkout_events_in_any_order_end_right
         statuses = {row.type: row.status for row in s.exec(select(WebhookEvent))}
     assert statuses.pop("customer.subscription.trial_will_end") == "ignored"
     assert set(statuses.values()) == {"processed"}
+
+
+def test_a_flood_gets_429_with_retry_after_and_is_not_stored(engine, monkeypatch):
+    from starlette.testclient import TestClient
+
+    from billing_portal.api import build_api
+
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    monkeypatch.setenv("RATE_LIMIT_WEBHOOK", "3/minute")
+    get_settings.cache_clear()
+    client = TestClient(build_api())
+    answers = []
+    for _ in range(4):
+        body, signature = signed_event(event("payment_intent.succeeded", payment_intent("pi_flood", "succeeded")), WEBHOOK_SECRET)
+        answers.append(client.post(ROUTE, content=body, headers={"Stripe-Signature": signature}))
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert 1 <= int(answers[-1].headers["retry-after"]) <= 60
+    assert answers[-1].json()["error"] == "rate_limited"
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(WebhookEvent)).one() == 3

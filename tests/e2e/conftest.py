@@ -113,6 +113,10 @@ def app_url(tmp_path_factory, localstripe_url) -> Iterator[str]:
         "STRIPE_API_BASE": localstripe_url,
         "STRIPE_JS_URL": f"{localstripe_url}/js.stripe.com/v3/",
         "PYTHONUNBUFFERED": "1",
+        # Every browser test signs up and pays from 127.0.0.1: limits are tested without a browser.
+        "RATE_LIMIT_SIGN_UP": "10000/hour",
+        "RATE_LIMIT_SIGN_IN": "10000/minute",
+        "RATE_LIMIT_CHECKOUT": "10000/minute",
         "REFLEX_TELEMETRY_ENABLED": "false",
     }
     env.pop("REDIS_URL", None)

@@ -1,0 +1,34 @@
+"""Headers every API answer carries unless its route sets a stricter one (downloads do)."""
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+DEFAULT_HEADERS = {
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    "strict-transport-security": "max-age=63072000; includeSubDomains",
+}
+_ENCODED = [(name.encode(), value.encode()) for name, value in DEFAULT_HEADERS.items()]
+
+
+class SecurityHeaders:
+    """Plain ASGI middleware (not BaseHTTPMiddleware, which would buffer streamed downloads)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *(pair for pair in _ENCODED if pair[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
