@@ -167,6 +167,8 @@ _INTENT_STATUS = {
     "payment_intent.canceled": PaymentStatus.CANCELED,
     "payment_intent.processing": PaymentStatus.PENDING,
 }
+# A payment whose money arrived: refunds and disputes can apply to it.
+_SETTLED = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
 
 
 def _payment_intent(session: Session, event: dict, at: datetime, now: datetime) -> str:
@@ -194,6 +196,11 @@ def _payment_intent(session: Session, event: dict, at: datetime, now: datetime) 
 def _charge_refunded(session: Session, event: dict, at: datetime, now: datetime) -> str:
     charge = _object(event)
     payment = _payment_of(session, charge.get("payment_intent"))
+    if payment.status not in _SETTLED and charge.get("paid") and charge.get("status") == "succeeded":
+        # A refunded charge was paid: its payment_intent.succeeded may simply not have come yet.
+        brand, last4 = _card_of_charge(charge)
+        payments.apply_intent_status(session, payment, status=PaymentStatus.SUCCEEDED, observed_at=at,
+                                     card_brand=brand, card_last4=last4, now=now)
     currency = str(charge.get("currency") or payment.currency).upper()
     listed = ((charge.get("refunds") or {}).get("data")) or []
     for refund in listed:
@@ -220,6 +227,8 @@ def _refund_event(session: Session, event: dict, at: datetime, now: datetime) ->
         payment = session.get(Payment, known.payment_id)
     else:
         payment = _payment_of(session, intent_id)
+    if payment.status not in _SETTLED:
+        raise RetryLater(f"the payment of refund {refund['id']} has not succeeded here yet")
     _apply_refund(session, payment, refund, str(refund.get("currency") or payment.currency).upper(), now)
     return PROCESSED
 
@@ -429,6 +438,10 @@ def _card_of_intent(intent: dict) -> tuple[str, str]:
         return str(method["card"].get("brand") or "")[:32], str(method["card"].get("last4") or "")[:4]
     charges = (intent.get("charges") or {}).get("data") or []  # older API shapes (localstripe)
     charge = intent.get("latest_charge") if isinstance(intent.get("latest_charge"), dict) else (charges[-1] if charges else {})
+    return _card_of_charge(charge)
+
+
+def _card_of_charge(charge: dict | None) -> tuple[str, str]:
     card = ((charge or {}).get("payment_method_details") or {}).get("card") or {}
     return str(card.get("brand") or "")[:32], str(card.get("last4") or "")[:4]
 

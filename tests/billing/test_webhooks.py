@@ -349,6 +349,25 @@ def test_refunds_are_recorded_once_whichever_events_report_them(scope, customer_
     assert {stored(scope, e["id"]).status for e in events} == {"processed"}
 
 
+def test_a_refund_reported_before_its_payment_succeeded_here_still_counts_once(scope, customer_id):
+    """charge.refunded says the charge was paid, so it settles the payment first; a bare refund
+    event waits (retried) until the payment has succeeded here."""
+    invoice_id = open_invoice(scope, customer_id)
+    payment_id = payment_for(scope, invoice_id, "pi_O", status="requires_action")
+    early = event("refund.updated", refund_obj("re_o", "pi_O", 300))
+    deliver(scope, early)
+    assert stored(scope, early["id"]).status == "retrying"
+    deliver(scope, event("charge.refunded", charge_refunded("pi_O", [refund_obj("re_o", "pi_O", 300)])))
+    deliver(scope, event("payment_intent.succeeded", payment_intent("pi_O", "succeeded")))
+    deliver(scope, early, now=datetime.now(UTC) + timedelta(hours=1))  # the retry, after its wait
+    with scope() as s:
+        assert [(r.stripe_refund_id, r.amount) for r in s.exec(select(Refund))] == [("re_o", 300)]
+        assert s.get(Payment, payment_id).status == "partially_refunded"
+        invoice = s.get(Invoice, invoice_id)
+        assert (invoice.status, invoice.amount_paid, invoice.amount_refunded) == ("paid", 1500, 300)
+    assert stored(scope, early["id"]).status == "processed"
+
+
 def test_a_failed_refund_gives_the_money_back(scope, customer_id):
     invoice_id = open_invoice(scope, customer_id)
     payment_id = payment_for(scope, invoice_id, "pi_F", status="succeeded")
