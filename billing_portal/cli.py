@@ -156,14 +156,41 @@ def cmd_webhooks_replay(args: argparse.Namespace) -> None:
         raise CommandError(f"event {args.event_id} did not process: {error or status}")
 
 
-def cmd_jobs_run_once(args: argparse.Namespace) -> None:
-    from billing_portal.jobs.runner import JOBS, run_once
+def _chosen_jobs(args: argparse.Namespace) -> set[str] | None:
+    from billing_portal.jobs.runner import JOBS
 
     only = set(args.job) if args.job else None
     unknown = (only or set()) - {job.name for job in JOBS}
     if unknown:
         raise CommandError(f"unknown job(s): {', '.join(sorted(unknown))}; known: {', '.join(j.name for j in JOBS)}")
-    done = run_once(only=only)
+    return only
+
+
+def cmd_jobs_work(args: argparse.Namespace) -> None:
+    import asyncio
+    import signal
+
+    from billing_portal.jobs.runner import run_forever
+
+    only = _chosen_jobs(args)
+
+    async def work() -> None:
+        task = asyncio.ensure_future(run_forever(only=only))
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(stop, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    print("job worker running (Ctrl-C or SIGTERM stops it)", flush=True)
+    asyncio.run(work())
+
+
+def cmd_jobs_run_once(args: argparse.Namespace) -> None:
+    from billing_portal.jobs.runner import run_once
+
+    done = run_once(only=_chosen_jobs(args))
     for name, count in done.items():
         print(f"{name}: {'FAILED (see log)' if count < 0 else count}")
     if any(count < 0 for count in done.values()):
@@ -213,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     once = job_commands.add_parser("run-once", help="run the due jobs once and exit")
     once.add_argument("--job", action="append", help="run only this job (repeatable)")
     once.set_defaults(run=cmd_jobs_run_once)
+    work = job_commands.add_parser("work", help="run jobs on their schedules until stopped (a job worker)")
+    work.add_argument("--job", action="append", help="run only this job (repeatable)")
+    work.set_defaults(run=cmd_jobs_work)
     return parser
 
 

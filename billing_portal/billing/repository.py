@@ -528,12 +528,14 @@ def _insert_event_statement(dialect: str):
     return insert(table).on_conflict_do_nothing(index_elements=["stripe_event_id"]).returning(table.c.id)
 
 
-def due_webhook_event_ids(session: Session, now, *, limit: int = 200) -> list[int]:
-    """Events waiting to be processed: new ones, and retries whose wait is over (ix_webhook_events_due)."""
+def due_webhook_event_ids(session: Session, now, *, after: int = 0, limit: int = 200) -> list[int]:
+    """Events waiting to be processed, ids above `after`: new ones, and retries whose wait is over
+    (ix_webhook_events_due)."""
     return list(
         session.exec(
             select(WebhookEvent.id)
             .where(
+                WebhookEvent.id > after,
                 or_(
                     WebhookEvent.status == "received",
                     (WebhookEvent.status == "retrying") & (WebhookEvent.next_attempt_at <= now),

@@ -91,21 +91,25 @@ def receive(session: Session, event: dict[str, Any], *, now: datetime | None = N
 # Processing
 
 
-def process_due(now: datetime, *, session_scope) -> int:
-    """Process every event that is new or whose retry is due; how many were handled."""
-    with session_scope() as session:
-        due = repository.due_webhook_event_ids(session, now)
-    handled = 0
-    for event_id in due:
+def process_due(now: datetime, *, session_scope, batch: int = 200) -> int:
+    """Process every event that is new or whose retry is due, batch after batch until none is left
+    (or only events other runners hold); how many were handled."""
+    handled, after = 0, 0
+    while True:
         with session_scope() as session:
-            row = repository.lock_webhook_event(session, event_id)
-            if row is None or row.status not in (RECEIVED, RETRYING):
-                continue  # another runner has it, or had it
-            if row.status == RETRYING and row.next_attempt_at and row.next_attempt_at > now:
-                continue
-            process(session, row, now=now)
-            handled += 1
-    return handled
+            due = repository.due_webhook_event_ids(session, now, after=after, limit=batch)
+        for event_id in due:
+            with session_scope() as session:
+                row = repository.lock_webhook_event(session, event_id)
+                if row is None or row.status not in (RECEIVED, RETRYING):
+                    continue  # another runner has it, or had it
+                if row.status == RETRYING and row.next_attempt_at and row.next_attempt_at > now:
+                    continue
+                process(session, row, now=now)
+                handled += 1
+        if len(due) < batch:
+            return handled
+        after = due[-1]  # onwards: what another runner holds is not waited for
 
 
 def process(session: Session, row: WebhookEvent, *, now: datetime | None = None) -> WebhookEvent:

@@ -48,11 +48,14 @@ def run_once(now: datetime | None = None, only: set[str] | None = None) -> dict[
     return done
 
 
-async def _run_forever(tick_seconds: float) -> None:
+async def run_forever(tick_seconds: float = 1.0, only: set[str] | None = None) -> None:
+    """Run each job (or those named) every `every_seconds`, until cancelled."""
     last_run: dict[str, float] = {}
     loop = asyncio.get_running_loop()
     while True:
         for job in JOBS:
+            if only and job.name not in only:
+                continue
             if loop.time() - last_run.get(job.name, float("-inf")) >= job.every_seconds:
                 last_run[job.name] = loop.time()
                 await asyncio.to_thread(run_once, None, {job.name})
@@ -65,7 +68,7 @@ async def embedded_runner() -> AsyncIterator[None]:
     if not get_settings().jobs_in_process:
         yield
         return
-    task = asyncio.create_task(_run_forever(tick_seconds=1.0), name="billing-jobs")
+    task = asyncio.create_task(run_forever(), name="billing-jobs")
     try:
         yield
     finally:

@@ -178,6 +178,15 @@ def test_an_event_is_stored_once(scope):
     assert (row.type, row.status, row.created, row.payload) == ("payment_intent.created", "received", at(T), e)
 
 
+def test_one_run_drains_every_batch(scope):
+    events = [event("customer.created", {"id": f"cus_{n}", "object": "customer"}) for n in range(5)]
+    with scope() as s:
+        for e in events:
+            webhooks.receive(s, e)
+    assert webhooks.process_due(datetime.now(UTC), session_scope=scope, batch=2) == 5
+    assert {stored(scope, e["id"]).status for e in events} == {"ignored"}
+
+
 def test_unknown_types_are_kept_and_ignored(scope):
     e = event("invoice.finalized", {"id": "in_1", "object": "invoice"})
     assert deliver(scope, e) == 1
