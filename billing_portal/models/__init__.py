@@ -1,5 +1,6 @@
 """SQLModel tables, one module per aggregate. Importing this package registers them all."""
 
+from billing_portal.models.analytics import AnalyticsAlert, MrrMonth, MrrSnapshot, PaymentDay, RollupCursor
 from billing_portal.models.audit import AuditEntry
 from billing_portal.models.catalog import CreditPack, Interval, Plan, Price
 from billing_portal.models.credits import CreditLedgerEntry
@@ -17,4 +18,5 @@ __all__ = [
     "Invoice", "InvoiceLine", "InvoiceNumberSequence", "InvoiceStatus", "LoginThrottle", "Payment",
     "PaymentStatus", "Plan", "Price", "Refund", "RefundStatus", "Role", "StoredFile",
     "Subscription", "SubscriptionStatus", "UsageRecord", "User", "WebhookEvent",
+    "AnalyticsAlert", "MrrMonth", "MrrSnapshot", "PaymentDay", "RollupCursor",
 ]
