@@ -17,6 +17,8 @@ from billing_portal.models import (
     Plan,
     Price,
     Refund,
+    RefundRequest,
+    RefundRequestStatus,
     RefundStatus,
     StoredFile,
     Subscription,
@@ -194,7 +196,7 @@ def refunded_amount(session: Session, payment_id: int) -> int:
         Refund.payment_id == payment_id,
         Refund.status.in_((RefundStatus.SUCCEEDED, RefundStatus.APPROVED)),
     )
-    return session.exec(total).one()
+    return int(session.exec(total).one())  # PostgreSQL sums BIGINT as NUMERIC
 
 
 # ---- customers' files and invoice PDFs (billing/files.py, billing/invoice_pdfs.py)
@@ -536,3 +538,29 @@ def webhook_events(session: Session, *, status: str | None = None, limit: int = 
     if status:
         query = query.where(WebhookEvent.status == status)
     return session.exec(query.order_by(WebhookEvent.id.desc()).limit(limit)).all()
+
+
+# --- refund requests (billing/refund_requests.py) -------------------------------------------------
+
+
+def pending_refund_requested(session: Session, payment_id: int) -> int:
+    """What open refund requests ask for on a payment (ix_refund_requests_payment_status)."""
+    total = select(func.coalesce(func.sum(RefundRequest.amount), 0)).where(
+        RefundRequest.payment_id == payment_id, RefundRequest.status == RefundRequestStatus.REQUESTED
+    )
+    return int(session.exec(total).one())
+
+
+def pending_refund_requests_of(session: Session, customer_id: int, payment_ids: set[int]) -> dict[int, int]:
+    if not payment_ids:
+        return {}
+    rows = session.exec(
+        select(RefundRequest.payment_id, func.sum(RefundRequest.amount))
+        .where(
+            RefundRequest.customer_id == customer_id,
+            RefundRequest.payment_id.in_(payment_ids),
+            RefundRequest.status == RefundRequestStatus.REQUESTED,
+        )
+        .group_by(RefundRequest.payment_id)
+    ).all()
+    return {row[0]: int(row[1]) for row in rows}
