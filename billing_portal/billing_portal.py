@@ -13,6 +13,8 @@ from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.billing import HistoryState, OverviewState, PlanState
 from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
 from billing_portal.state.pricing import PricingState
+from billing_portal.pages import admin_refunds
+from billing_portal.state.admin_refunds import RefundsAdminState
 
 app = rx.App(
     head_components=[
@@ -41,3 +43,7 @@ app.add_page(
     checkout_success.checkout_success_page, route=checkout_success.ROUTE, title=checkout_success.TITLE,
     on_load=CheckoutSuccessState.on_load,
 )
+
+# Admin console, operations (the dashboard at /admin is registered with the analytics pages).
+app.add_page(admin_refunds.admin_refunds_page, route=admin_refunds.ROUTE, title=admin_refunds.TITLE,
+             on_load=RefundsAdminState.on_load)

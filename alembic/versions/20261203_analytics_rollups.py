@@ -2,7 +2,7 @@
 and the indexes the rollup job reads payments, refunds and invoice lines by.
 
 Revision ID: e5a1c0a17c5b
-Revises: a7c5dae0053f
+Revises: c4e1f0a2b7d9
 Create Date: 2026-12-03 07:58:55.374985
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import billing_portal.models.types
 
 
 revision: str = 'e5a1c0a17c5b'
-down_revision: str | None = 'a7c5dae0053f'
+down_revision: str | None = 'c4e1f0a2b7d9'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

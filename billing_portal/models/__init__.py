@@ -8,6 +8,7 @@ from billing_portal.models.customers import Customer
 from billing_portal.models.files import StoredFile
 from billing_portal.models.invoices import Invoice, InvoiceLine, InvoiceNumberSequence, InvoiceStatus
 from billing_portal.models.payments import Payment, PaymentStatus, Refund, RefundStatus
+from billing_portal.models.refund_requests import RefundRequest, RefundRequestStatus
 from billing_portal.models.subscriptions import Subscription, SubscriptionStatus
 from billing_portal.models.usage import UsageRecord
 from billing_portal.models.users import AuthSession, LoginThrottle, Role, User
@@ -19,4 +20,5 @@ __all__ = [
     "PaymentStatus", "Plan", "Price", "Refund", "RefundStatus", "Role", "StoredFile",
     "Subscription", "SubscriptionStatus", "UsageRecord", "User", "WebhookEvent",
     "AnalyticsAlert", "MrrMonth", "MrrSnapshot", "PaymentDay", "RollupCursor",
+    "RefundRequest", "RefundRequestStatus",
 ]
