@@ -13,6 +13,10 @@ from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.billing import HistoryState, OverviewState, PlanState
 from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
 from billing_portal.state.pricing import PricingState
+from billing_portal.pages import admin_refunds
+from billing_portal.state.admin_refunds import RefundsAdminState
+from billing_portal.pages import admin_dashboard
+from billing_portal.state.admin_dashboard import AlertsState, DashboardState
 
 app = rx.App(
     head_components=[
@@ -41,3 +45,13 @@ app.add_page(
     checkout_success.checkout_success_page, route=checkout_success.ROUTE, title=checkout_success.TITLE,
     on_load=CheckoutSuccessState.on_load,
 )
+
+# Admin console, operations (the dashboard at /admin is registered with the analytics pages).
+app.add_page(admin_refunds.admin_refunds_page, route=admin_refunds.ROUTE, title=admin_refunds.TITLE,
+             on_load=RefundsAdminState.on_load)
+
+# Admin console, revenue analytics.
+app.add_page(admin_dashboard.dashboard_page, route=admin_dashboard.ROUTE, title=admin_dashboard.TITLE,
+             on_load=DashboardState.on_load)
+app.add_page(admin_dashboard.alerts_page, route=admin_dashboard.ALERTS_ROUTE, title=admin_dashboard.ALERTS_TITLE,
+             on_load=AlertsState.on_load)

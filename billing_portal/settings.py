@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     seller_address: str = "1 Market Street, San Francisco, CA 94105, US"
     seller_tax_id: str = ""
 
+    # Revenue alerts (billing/analytics/), in percent of a month's payment attempts or subscribers.
+    alert_payment_failure_rate: Decimal = Field(default=Decimal("5"), ge=0, le=100)
+    alert_payment_success_rate: Decimal = Field(default=Decimal("95"), ge=0, le=100)
+    alert_churn_rate: Decimal = Field(default=Decimal("10"), ge=0, le=100)
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -20,6 +20,8 @@ from billing_portal.models import (
     Plan,
     Price,
     Refund,
+    RefundRequest,
+    RefundRequestStatus,
     RefundStatus,
     StoredFile,
     Subscription,
@@ -197,7 +199,7 @@ def refunded_amount(session: Session, payment_id: int) -> int:
         Refund.payment_id == payment_id,
         Refund.status.in_((RefundStatus.SUCCEEDED, RefundStatus.APPROVED)),
     )
-    return session.exec(total).one()
+    return int(session.exec(total).one())  # PostgreSQL sums BIGINT as NUMERIC
 
 
 # ---- customers' files and invoice PDFs (billing/files.py, billing/invoice_pdfs.py)
@@ -559,3 +561,93 @@ def webhook_events(session: Session, *, status: str | None = None, limit: int = 
     if status:
         query = query.where(WebhookEvent.status == status)
     return session.exec(query.order_by(WebhookEvent.id.desc()).limit(limit)).all()
+
+
+# --- refund requests (billing/refund_requests.py) -------------------------------------------------
+
+
+def pending_refund_requested(session: Session, payment_id: int) -> int:
+    """What open refund requests ask for on a payment (ix_refund_requests_payment_status)."""
+    total = select(func.coalesce(func.sum(RefundRequest.amount), 0)).where(
+        RefundRequest.payment_id == payment_id, RefundRequest.status == RefundRequestStatus.REQUESTED
+    )
+    return int(session.exec(total).one())
+
+
+def pending_refund_requests_of(session: Session, customer_id: int, payment_ids: set[int]) -> dict[int, int]:
+    if not payment_ids:
+        return {}
+    rows = session.exec(
+        select(RefundRequest.payment_id, func.sum(RefundRequest.amount))
+        .where(
+            RefundRequest.customer_id == customer_id,
+            RefundRequest.payment_id.in_(payment_ids),
+            RefundRequest.status == RefundRequestStatus.REQUESTED,
+        )
+        .group_by(RefundRequest.payment_id)
+    ).all()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+# --- admin: refund decisions and reconciliation (billing/refund_decisions.py, billing/reconciliation.py)
+
+
+def lock_refund_request(session: Session, request_id: int) -> RefundRequest | None:
+    return session.exec(select(RefundRequest).where(RefundRequest.id == request_id).with_for_update()).first()
+
+
+def count_refund_requests(session: Session, *, status: str | None) -> int:
+    query = select(func.count()).select_from(RefundRequest)
+    if status:
+        query = query.where(RefundRequest.status == status)
+    return int(session.exec(query).one())
+
+
+def refund_requests_page(session: Session, *, status: str | None, limit: int, offset: int) -> list:
+    """(request, payment, customer, invoice number) rows: waiting requests oldest first (first come,
+    first decided), decided ones newest first."""
+    query = (
+        select(RefundRequest, Payment, Customer, Invoice.number)
+        .join(Payment, Payment.id == RefundRequest.payment_id)
+        .join(Customer, Customer.id == RefundRequest.customer_id)
+        .join(Invoice, Invoice.id == Payment.invoice_id, isouter=True)
+    )
+    if status:
+        query = query.where(RefundRequest.status == status)
+    if status == RefundRequestStatus.REQUESTED:
+        query = query.order_by(RefundRequest.created_at.asc(), RefundRequest.id.asc())
+    else:
+        query = query.order_by(RefundRequest.created_at.desc(), RefundRequest.id.desc())
+    return list(session.exec(query.limit(limit).offset(offset)).all())
+
+
+def stripe_payments_between(session: Session, start, end) -> Sequence[Payment]:
+    """Payments made through Stripe (they carry a PaymentIntent id) created in [start, end)."""
+    return session.exec(
+        select(Payment)
+        .where(Payment.stripe_payment_intent_id.is_not(None), Payment.created_at >= start, Payment.created_at < end)
+        .order_by(Payment.id)
+    ).all()
+
+
+def payments_by_intents(session: Session, intent_ids: Sequence[str]) -> dict[str, Payment]:
+    if not intent_ids:
+        return {}
+    rows = session.exec(select(Payment).where(Payment.stripe_payment_intent_id.in_(list(intent_ids)))).all()
+    return {row.stripe_payment_intent_id: row for row in rows}
+
+
+def stripe_refunds_between(session: Session, start, end) -> Sequence[Refund]:
+    """Refunds Stripe made (real `re_` ids, not the placeholders of charge.refunded) in [start, end)."""
+    return session.exec(
+        select(Refund)
+        .where(Refund.stripe_refund_id.like("re\\_%", escape="\\"), Refund.created_at >= start, Refund.created_at < end)
+        .order_by(Refund.id)
+    ).all()
+
+
+def refunds_by_stripe_ids(session: Session, refund_ids: Sequence[str]) -> dict[str, Refund]:
+    if not refund_ids:
+        return {}
+    rows = session.exec(select(Refund).where(Refund.stripe_refund_id.in_(list(refund_ids)))).all()
+    return {row.stripe_refund_id: row for row in rows}

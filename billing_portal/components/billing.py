@@ -5,6 +5,7 @@ No state logic here beyond reading the vars given; handlers live in state/billin
 
 import reflex as rx
 
+from billing_portal.components.layout import section_tabs
 from billing_portal.state.billing import BannerView, BillingState, HistoryRowView
 
 BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
@@ -43,29 +44,7 @@ def subscription_badge(status, label) -> rx.Component:
 
 def billing_tabs(active: str) -> rx.Component:
     """The billing section's own navigation: visible at every width (the top bar hides it on phones)."""
-    return rx.el.nav(
-        rx.hstack(
-            *[
-                rx.link(
-                    label,
-                    href=href,
-                    size="2",
-                    weight="medium",
-                    underline="none",
-                    padding_x="12px",
-                    padding_y="6px",
-                    border_radius="9999px",
-                    color=rx.color("accent", 11) if label == active else rx.color("gray", 11),
-                    background_color=rx.color("accent", 3) if label == active else "transparent",
-                    aria_current="page" if label == active else None,
-                )
-                for label, href in BILLING_TABS
-            ],
-            spacing="1",
-            wrap="wrap",
-        ),
-        aria_label="Billing sections",
-    )
+    return section_tabs(BILLING_TABS, active, "Billing sections")
 
 
 def page_header(title: str, subtitle: str, active: str) -> rx.Component:

@@ -13,6 +13,37 @@ def link_button(label: str, href: str, **props) -> rx.Component:
     return rx.button(rx.link(label, href=href, underline="none"), as_child=True, **props)
 
 
+def section_tabs(tabs: list[tuple[str, str]], active: str, label: str, *, wrap: bool = True) -> rx.Component:
+    """A section's own tab links (billing, admin), the active one highlighted. Without `wrap` the
+    row scrolls sideways on a phone instead of growing lines."""
+    return rx.el.nav(
+        rx.hstack(
+            *[
+                rx.link(
+                    text,
+                    href=href,
+                    size="2",
+                    weight="medium",
+                    underline="none",
+                    padding_x="12px",
+                    padding_y="6px",
+                    border_radius="9999px",
+                    white_space="nowrap",
+                    color=rx.color("accent", 11) if text == active else rx.color("gray", 11),
+                    background_color=rx.color("accent", 3) if text == active else "transparent",
+                    aria_current="page" if text == active else None,
+                )
+                for text, href in tabs
+            ],
+            spacing="1",
+            wrap="wrap" if wrap else "nowrap",
+        ),
+        aria_label=label,
+        overflow_x="visible" if wrap else "auto",
+        max_width="100%",
+    )
+
+
 def nav_bar() -> rx.Component:
     return rx.box(
         rx.hstack(
@@ -43,6 +74,19 @@ def nav_bar() -> rx.Component:
                 rx.cond(
                     AuthState.signed_in,
                     rx.hstack(
+                        rx.cond(
+                            AuthState.user_is_admin,
+                            rx.link(
+                                "Admin",
+                                href="/admin",
+                                size="2",
+                                weight="medium",
+                                color_scheme="gray",
+                                high_contrast=True,
+                                underline="hover",
+                                id="nav-admin",
+                            ),
+                        ),
                         # The billing pages carry their own tabs, so on a phone these stay hidden.
                         *[
                             rx.link(

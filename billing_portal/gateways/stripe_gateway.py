@@ -51,7 +51,8 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -257,6 +258,33 @@ class RefundResult:
     currency: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class IntentRecord:
+    """A PaymentIntent as Stripe keeps it, for reconciliation. `amount` is our minor units."""
+
+    id: str
+    status: str  # Stripe's own status: "succeeded", "requires_payment_method", "canceled", ...
+    amount: int
+    currency: str
+    created: datetime
+    stripe_customer_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundRecord:
+    """A refund as Stripe keeps it, for reconciliation. `amount` is our minor units."""
+
+    id: str
+    payment_intent_id: str | None
+    charge_id: str | None
+    status: str
+    amount: int
+    currency: str
+    created: datetime
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
 # --------------------------------------------------------------------------------------------
 # Amounts and messages
 
@@ -406,6 +434,34 @@ def _refund_result(refund: Mapping[str, Any], currency: str) -> RefundResult:
         status=str(refund.get("status") or ""),
         amount=from_stripe_amount(refund["amount"], code),
         currency=code,
+    )
+
+
+def _when(timestamp: Any) -> datetime:
+    return datetime.fromtimestamp(int(timestamp or 0), UTC)
+
+
+def _string_metadata(obj: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (obj.get("metadata") or {}).items()}
+
+
+def _intent_record(pi: Mapping[str, Any]) -> IntentRecord:
+    currency = str(pi.get("currency") or "").upper()
+    customer = pi.get("customer")
+    return IntentRecord(
+        id=pi["id"], status=str(pi.get("status") or ""), currency=currency,
+        amount=from_stripe_amount(int(pi.get("amount") or 0), currency), created=_when(pi.get("created")),
+        stripe_customer_id=customer if isinstance(customer, str) else None, metadata=_string_metadata(pi),
+    )
+
+
+def _refund_record(refund: Mapping[str, Any]) -> RefundRecord:
+    currency = str(refund.get("currency") or "").upper()
+    return RefundRecord(
+        id=refund["id"], payment_intent_id=refund.get("payment_intent") or None,
+        charge_id=refund.get("charge") or None, status=str(refund.get("status") or ""), currency=currency,
+        amount=from_stripe_amount(int(refund.get("amount") or 0), currency), created=_when(refund.get("created")),
+        metadata=_string_metadata(refund),
     )
 
 
@@ -811,6 +867,37 @@ class StripeGateway:
                 message = _scrub(self._error_body(exc).get("message")) or "Stripe refused the refund."
                 raise RefundRejected(message, code=exc.code, http_status=exc.http_status) from None
         return _refund_result(_as_dict(refund), currency)
+
+    # ---- reconciliation: what Stripe holds in a time range
+
+    def _listed(self, resource, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """Objects created in [start, end). localstripe refuses the `created` filter, so there the
+        whole list is read; the range is applied here either way."""
+        params: dict[str, Any] = {"limit": 100}
+        if not self.stand_in:
+            params["created"] = {"gte": int(start.timestamp()), "lt": int(end.timestamp())}
+        for obj in resource.list(params=params).auto_paging_iter():
+            obj = _as_dict(obj)
+            if start <= _when(obj.get("created")) < end:
+                yield obj
+
+    def list_payment_intents(self, start: datetime, end: datetime) -> list[IntentRecord]:
+        with self._translate_errors("list_payment_intents"):
+            return [_intent_record(pi) for pi in self._listed(self._v1.payment_intents, start, end)]
+
+    def list_refunds(self, start: datetime, end: datetime) -> list[RefundRecord]:
+        with self._translate_errors("list_refunds"):
+            return [_refund_record(r) for r in self._listed(self._v1.refunds, start, end)]
+
+    def find_payment_intent(self, payment_intent_id: str) -> IntentRecord | None:
+        """The PaymentIntent, or None when Stripe has no such object (404)."""
+        with self._translate_errors("find_payment_intent"):
+            try:
+                return _intent_record(_as_dict(self._v1.payment_intents.retrieve(payment_intent_id)))
+            except stripe.InvalidRequestError as exc:
+                if exc.http_status == 404:
+                    return None
+                raise
 
     # ---- webhooks
 

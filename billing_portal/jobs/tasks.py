@@ -7,6 +7,7 @@ from datetime import datetime
 from billing_portal.billing import repository, subscriptions
 from billing_portal.billing import files, invoice_pdfs
 from billing_portal.billing import webhooks
+from billing_portal.billing import analytics
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
 
@@ -42,3 +43,8 @@ def render_missing_invoice_pdfs(now: datetime) -> int:
 def process_webhook_events(now: datetime) -> int:
     """Stripe events received and not processed yet, and retries that are due (billing/webhooks.py)."""
     return webhooks.process_due(now, session_scope=session_scope)
+
+
+def refresh_revenue_rollups(now: datetime) -> int:
+    """The admin dashboard's rollups: changed payment days, open MRR months, alerts."""
+    return analytics.refresh(now, session_scope=session_scope).total

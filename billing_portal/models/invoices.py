@@ -51,6 +51,8 @@ class Invoice(SQLModel, table=True):
 
 class InvoiceLine(SQLModel, table=True):
     __tablename__ = "invoice_lines"
+    # MRR snapshots look for the periods still running at an instant (billing/analytics/).
+    __table_args__ = (Index("ix_invoice_lines_period_end", "period_end"),)
 
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(foreign_key="invoices.id", index=True)

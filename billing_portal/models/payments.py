@@ -29,7 +29,12 @@ class RefundStatus(StrEnum):
 
 class Payment(SQLModel, table=True):
     __tablename__ = "payments"
-    __table_args__ = (Index("ix_payments_customer_created", "customer_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_payments_customer_created", "customer_id", "created_at"),
+        # The revenue rollups read payments by day and by last change (billing/analytics/).
+        Index("ix_payments_created_at", "created_at"),
+        Index("ix_payments_updated_at", "updated_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customers.id")
@@ -57,6 +62,7 @@ class Payment(SQLModel, table=True):
 
 class Refund(SQLModel, table=True):
     __tablename__ = "refunds"
+    __table_args__ = (Index("ix_refunds_decided_at", "decided_at"),)  # revenue rollups, by day
 
     id: int | None = Field(default=None, primary_key=True)
     payment_id: int = Field(foreign_key="payments.id", index=True)

@@ -47,6 +47,8 @@ class AuthState(rx.State):
     )
     user_email: str = ""
     user_name: str = ""
+    # Only decides whether the nav shows the Admin link; admin handlers check the role themselves.
+    user_is_admin: bool = False
 
     @rx.var
     def signed_in(self) -> bool:
@@ -55,6 +57,7 @@ class AuthState(rx.State):
     def _show_user(self, user: CurrentUser | None) -> None:
         self.user_email = user.email if user else ""
         self.user_name = user.name if user else ""
+        self.user_is_admin = bool(user and user.is_admin)
 
     def _resolve_user(self, session) -> CurrentUser | None:
         """The user for this browser's token, checked on the server (call inside session_scope)."""

@@ -63,3 +63,17 @@ def test_run_once_reports_each_job(engine):
     done = runner.run_once(T0)
     assert set(done) == {job.name for job in runner.JOBS} and done["renewals"] == 0
     assert runner.run_once(T0, only={"nothing"}) == {}
+
+
+def test_revenue_rollups_job_fills_the_dashboard_tables_and_runs_again_cheaply(engine, paid_subscription):
+    from billing_portal.models import MrrMonth, PaymentDay
+
+    now = T0 + timedelta(days=1)  # 1 Feb: January is final, February runs
+    assert runner.run_once(now, only={"revenue-rollups"})["revenue-rollups"] > 0
+    with Session(engine) as s:
+        months = s.exec(select(MrrMonth).order_by(MrrMonth.month))
+        assert [(m.month.month, m.currency, m.mrr, m.subscribers) for m in months] == [
+            (1, "USD", 1000, 1), (2, "USD", 1000, 1),
+        ]
+        assert [(d.currency, d.succeeded_amount) for d in s.exec(select(PaymentDay))] == [("USD", 1000)]
+    assert runner.run_once(now, only={"revenue-rollups"}) == {"revenue-rollups": 1}  # the running month only

@@ -1,0 +1,252 @@
+"""/admin (revenue dashboard) and /admin/alerts.
+
+Every handler checks the admin on the server first (`_admin`) and changes nothing for anyone else.
+The browser sends only dates, a currency code, a preset name or an alert id; figures are read from
+the rollups by billing/analytics/ and kept here as display strings and four small chart figures.
+"""
+
+import dataclasses
+import logging
+from datetime import date, timedelta
+
+import plotly.graph_objects as go
+import reflex as rx
+
+from billing_portal.billing import analytics
+from billing_portal.billing.analytics.dashboard import CurrencyFigures
+from billing_portal.billing.analytics.mrr import add_month, month_start
+from billing_portal.billing.errors import DomainError
+from billing_portal.billing.money import format_money
+from billing_portal.components import revenue_charts
+from billing_portal.db import session_scope
+from billing_portal.models.types import utcnow
+from billing_portal.state.admin import AdminState
+
+logger = logging.getLogger(__name__)
+
+ROUTE = "/admin"
+ALERTS_ROUTE = "/admin/alerts"
+ALERTS_PER_PAGE = 50
+UNEXPECTED = "Something went wrong on our side. Reload the page and try again."
+PRESETS = ("30d", "12m", "ytd")
+KIND_LABELS = {
+    "payment_failure_rate": "Payment failure rate",
+    "payment_success_rate": "Payment success rate",
+    "churn_rate": "Churn",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricView:
+    key: str = ""
+    label: str = ""
+    value: str = ""
+    hint: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class CurrencyView:
+    currency: str = ""
+    as_of: str = ""
+    metrics: list[MetricView] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertView:
+    id: str = ""
+    kind_label: str = ""
+    currency: str = ""
+    month_label: str = ""
+    value: str = ""
+    threshold: str = ""
+    message: str = ""
+    raised_label: str = ""
+    acknowledged_label: str = ""
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value:.2f} %"
+
+
+def currency_view(f: CurrencyFigures, locale: str) -> CurrencyView:
+    money = lambda amount: format_money(amount, f.currency, locale)  # noqa: E731
+    attempts = f.payments_succeeded + f.payments_failed + f.payments_canceled
+    metrics = [
+        MetricView("mrr", "MRR", money(f.mrr), "at the end of the range"),
+        MetricView("arr", "ARR", money(f.arr), "12 × MRR"),
+        MetricView("subscribers", "Subscribers", f"{f.subscribers:,}", "paying customers"),
+        MetricView("arpu", "ARPU", money(f.arpu) if f.arpu is not None else "—", "MRR per subscriber"),
+        MetricView("ltv", "LTV", money(f.ltv) if f.ltv is not None else "—", "ARPU ÷ revenue churn"),
+        MetricView("logo_churn", "Customer churn", _pct(f.logo_churn), "per month"),
+        MetricView("revenue_churn", "Revenue churn", _pct(f.revenue_churn), "per month, gross"),
+        MetricView("trial_conversion", "Trial conversion", _pct(f.trial_conversion),
+                   f"{f.trials_ended} trial{'s' if f.trials_ended != 1 else ''} ended"),
+        MetricView("success_rate", "Payment success", _pct(f.success_rate), f"{f.payments_succeeded} of {attempts}"),
+        MetricView("failure_rate", "Payment failure", _pct(f.failure_rate), f"{f.payments_failed} of {attempts}"),
+        MetricView("refunds", "Refunds", money(f.refunds_amount), f"{f.refunds_count} refund{'s' if f.refunds_count != 1 else ''}"),
+        MetricView("revenue", "Revenue", money(f.revenue), "payments − refunds"),
+    ]
+    as_of = f"MRR as of {f.as_of:%d %b %Y %H:%M} UTC" if f.as_of else "No MRR yet"
+    return CurrencyView(currency=f.currency, as_of=as_of, metrics=metrics)
+
+
+def alert_view(alert) -> AlertView:
+    return AlertView(
+        id=str(alert.id), kind_label=KIND_LABELS.get(alert.kind, alert.kind), currency=alert.currency,
+        month_label=f"{alert.month:%B %Y}", value=f"{alert.value:.2f} %", threshold=f"{alert.threshold:.2f} %",
+        message=alert.message, raised_label=f"{alert.created_at:%d %b %Y %H:%M}",
+        acknowledged_label=f"{alert.acknowledged_at:%d %b %Y %H:%M}" if alert.acknowledged_at else "",
+    )
+
+
+def preset_range(name: str, today: date) -> tuple[date, date]:
+    if name == "30d":
+        return today - timedelta(days=29), today
+    if name == "ytd":
+        return date(today.year, 1, 1), today
+    return add_month(month_start(today), -11), today  # the last 12 months, this one included
+
+
+def _figure() -> go.Figure:
+    return go.Figure()
+
+
+class DashboardState(AdminState):
+    start_date: str = ""
+    end_date: str = ""
+    currencies: list[CurrencyView] = []
+    chart_currency: str = ""
+    chart_currencies: list[str] = []
+    open_alerts: int = 0
+    mrr_figure: go.Figure = _figure()
+    movements_figure: go.Figure = _figure()
+    plan_figure: go.Figure = _figure()
+    currency_figure: go.Figure = _figure()
+    loaded: bool = False
+    error: str = ""
+
+    def _load(self, start: date, end: date, currency: str):
+        with session_scope() as session:
+            admin = self._admin(session)
+            if admin is None:
+                return self._turn_away(ROUTE)
+            try:
+                board = analytics.dashboard(session, start=start, end=end)
+            except DomainError as exc:
+                self.error = str(exc)
+                return None
+        locale = admin.locale
+        self.start_date, self.end_date = start.isoformat(), end.isoformat()
+        self.currencies = [currency_view(f, locale) for f in board.currencies]
+        self.chart_currencies = [f.currency for f in board.currencies]
+        self.chart_currency = currency if currency in self.chart_currencies else next(iter(self.chart_currencies), "")
+        self.open_alerts = board.open_alerts
+        self.mrr_figure = revenue_charts.mrr_chart(board, self.chart_currency, locale)
+        self.movements_figure = revenue_charts.movements_chart(board, self.chart_currency, locale)
+        self.plan_figure = revenue_charts.plan_chart(board, self.chart_currency, locale)
+        self.currency_figure = revenue_charts.currency_chart(board, locale)
+        self.error = ""
+        self.loaded = True
+        return None
+
+    def _safe_load(self, start: date, end: date, currency: str):
+        try:
+            return self._load(start, end, currency)
+        except Exception:
+            logger.exception("revenue dashboard failed")
+            self.error = UNEXPECTED
+            return None
+
+    @rx.event
+    def on_load(self):
+        self.loaded = False
+        self.error = ""
+        start, end = preset_range("12m", utcnow().date())
+        return self._safe_load(start, end, "")
+
+    @rx.event
+    def apply_range(self, form: dict[str, str]):
+        with session_scope() as session:
+            if self._admin(session) is None:
+                return self._turn_away(ROUTE)
+        try:
+            start = date.fromisoformat(str(form.get("start", "")))
+            end = date.fromisoformat(str(form.get("end", "")))
+        except ValueError:
+            self.error = "Pick a start and an end date."
+            return None
+        return self._safe_load(start, end, self.chart_currency)
+
+    @rx.event
+    def apply_preset(self, name: str):
+        with session_scope() as session:
+            if self._admin(session) is None:
+                return self._turn_away(ROUTE)
+        start, end = preset_range(name if name in PRESETS else "12m", utcnow().date())
+        return self._safe_load(start, end, self.chart_currency)
+
+    @rx.event
+    def set_chart_currency(self, currency: str):
+        with session_scope() as session:
+            if self._admin(session) is None:
+                return self._turn_away(ROUTE)
+        try:
+            start, end = date.fromisoformat(self.start_date), date.fromisoformat(self.end_date)
+        except ValueError:
+            start, end = preset_range("12m", utcnow().date())
+        return self._safe_load(start, end, str(currency))
+
+
+class AlertsState(AdminState):
+    rows: list[AlertView] = []
+    show_all: bool = False
+    loaded: bool = False
+    error: str = ""
+    notice: str = ""
+
+    def _reload(self, session) -> None:
+        alerts = analytics.alerts_page(session, open_only=not self.show_all, limit=ALERTS_PER_PAGE)
+        self.rows = [alert_view(alert) for alert in alerts]
+        self.loaded = True
+
+    def _run(self, action=None):
+        try:
+            with session_scope() as session:
+                admin = self._admin(session)
+                if admin is None:
+                    return self._turn_away(ALERTS_ROUTE)
+                if action is not None:
+                    action(session, admin)
+                self._reload(session)
+        except DomainError as exc:
+            self.error = str(exc)
+        except Exception:
+            logger.exception("alerts page failed")
+            self.error = UNEXPECTED
+        return None
+
+    @rx.event
+    def on_load(self):
+        self.loaded = False
+        self.error = self.notice = ""
+        return self._run()
+
+    @rx.event
+    def set_show_all(self, value: bool):
+        with session_scope() as session:
+            if self._admin(session) is None:
+                return self._turn_away(ALERTS_ROUTE)
+        self.show_all = bool(value)
+        self.notice = ""
+        return self._run()
+
+    @rx.event
+    def acknowledge(self, alert_id: str):
+        def act(session, admin):
+            if not str(alert_id).isdigit():
+                raise DomainError("No such alert.")
+            alert = analytics.acknowledge(session, int(alert_id), actor=admin)
+            self.notice = f"Acknowledged: {alert.message}."
+
+        self.error = ""
+        return self._run(act)
