@@ -7,10 +7,10 @@ import os
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,12 +75,26 @@ class Settings(BaseSettings):
     # Country code (ISO 3166 alpha-2) -> tax rule; countries not listed are not taxed.
     tax_rates: dict[str, TaxRule] = Field(default_factory=dict)
     downgrade_at_period_end: bool = True
+    # Failed renewal charges are retried this many days after the first failure ("1,3,5,7");
+    # after the last failed retry the final action runs: cancel, or move to the Free plan.
+    dunning_retry_days: Annotated[tuple[int, ...], NoDecode] = (1, 3, 5, 7)
+    dunning_final_action: Literal["cancel", "free"] = "cancel"
     default_currency: str = "USD"
     default_locale: str = "en_US"
 
     seller_name: str = "Billing Portal Inc."
     seller_address: str = "1 Market Street, San Francisco, CA 94105, US"
     seller_tax_id: str = ""
+
+    @field_validator("dunning_retry_days", mode="before")
+    @classmethod
+    def _retry_days(cls, value):
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        days = tuple(int(day) for day in value)
+        if not days or any(day < 1 for day in days) or list(days) != sorted(set(days)):
+            raise ValueError("give increasing whole days after the first failure, e.g. 1,3,5,7")
+        return days
 
 
 @lru_cache
