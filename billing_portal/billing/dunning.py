@@ -32,9 +32,8 @@ from sqlmodel import Session
 from billing_portal.billing import audit, invoices, payments, repository, subscriptions
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.lifecycle import Event, next_status
-from billing_portal.gateways import stripe_gateway
 from billing_portal.gateways.stripe_gateway import PaymentProviderUnavailable
-from billing_portal.models import Customer, Invoice, InvoiceStatus, PaymentStatus, Subscription
+from billing_portal.models import Customer, Invoice, InvoiceStatus, Payment, PaymentStatus, Subscription
 from billing_portal.models import SubscriptionStatus as S
 from billing_portal.settings import get_settings
 
@@ -148,38 +147,19 @@ def collect_invoices(session: Session, invoice_ids: list[int], now: datetime, *,
     return done
 
 
-def _charge(session: Session, invoice: Invoice, key: str, now: datetime):
-    due = invoice.total - invoice.amount_paid
+def _charge(session: Session, invoice: Invoice, key: str, now: datetime) -> Payment:
     customer = session.get(Customer, invoice.customer_id)
     if not customer.stripe_customer_id or not customer.default_payment_method_id:
         return payments.record_payment(
             session, invoice_id=invoice.id, idempotency_key=key, succeeded=False,
             failure_code=NO_CARD_CODE, failure_message=NO_CARD_MESSAGE, now=now,
         )
-    result = stripe_gateway.gateway().charge(
-        stripe_customer_id=customer.stripe_customer_id,
-        payment_method_id=customer.default_payment_method_id,
-        amount=due,
-        currency=invoice.currency,
-        idempotency_key=key,
-        off_session=True,
-        description=f"Invoice {invoice.number}",
-        metadata={"invoice_id": invoice.id, "invoice_number": invoice.number, "customer_id": customer.id},
+    payment, _result = payments.charge_invoice(
+        session, invoice, stripe_customer_id=customer.stripe_customer_id,
+        payment_method_id=customer.default_payment_method_id, idempotency_key=key, off_session=True,
+        card_brand=customer.card_brand, card_last4=customer.card_last4, now=now,
     )
-    return payments.record_intent(
-        session,
-        invoice_id=invoice.id,
-        idempotency_key=key,
-        status=PaymentStatus.PENDING if result.status == "processing" else PaymentStatus(result.status),
-        stripe_payment_intent_id=result.payment_intent_id,
-        observed_at=now,
-        amount=due,
-        card_brand=(result.card_brand or customer.card_brand or "")[:32],
-        card_last4=(result.card_last4 or customer.card_last4 or "")[:4],
-        failure_code=result.decline_code or result.failure_code or "",
-        failure_message=result.customer_message or "",
-        now=now,
-    )
+    return payment
 
 
 def _give_up(session: Session, invoice: Invoice, subscription: Subscription | None, action: str,
