@@ -205,6 +205,8 @@ def test_overview_banners(session, history, prices):
         f"We will try again on {portal.format_day(invoice.next_collection_at)}; your plan keeps running "
         "until then. Update your card, or pay the invoice now."
     )
+    later = portal.overview(session, cid, invoice.next_collection_at).banners[0]
+    assert "We will try again shortly; your plan keeps running." in later.message
 
 
 def test_overview_trial_ending_and_no_subscription(session, prices):
