@@ -32,7 +32,7 @@ from sqlmodel import Session
 from billing_portal.billing import audit, invoices, payments, repository, subscriptions
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.lifecycle import Event, next_status
-from billing_portal.gateways.stripe_gateway import PaymentProviderUnavailable
+from billing_portal.gateways.stripe_gateway import PaymentProviderUnavailable, StripeGatewayError
 from billing_portal.models import Customer, Invoice, InvoiceStatus, Payment, PaymentStatus, Subscription
 from billing_portal.models import SubscriptionStatus as S
 from billing_portal.settings import get_settings
@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 NO_CARD_CODE = "no_payment_method"
 NO_CARD_MESSAGE = "No card is saved for automatic payments. Add a card to pay this invoice."
+CARD_REFUSED_MESSAGE = "Your saved card could not be charged. Add a card to pay this invoice."
 EXHAUSTED_REASON = "Payment failed after every retry."
 
 
@@ -154,11 +155,21 @@ def _charge(session: Session, invoice: Invoice, key: str, now: datetime) -> Paym
             session, invoice_id=invoice.id, idempotency_key=key, succeeded=False,
             failure_code=NO_CARD_CODE, failure_message=NO_CARD_MESSAGE, now=now,
         )
-    payment, _result = payments.charge_invoice(
-        session, invoice, stripe_customer_id=customer.stripe_customer_id,
-        payment_method_id=customer.default_payment_method_id, idempotency_key=key, off_session=True,
-        card_brand=customer.card_brand, card_last4=customer.card_last4, now=now,
-    )
+    try:
+        payment, _result = payments.charge_invoice(
+            session, invoice, stripe_customer_id=customer.stripe_customer_id,
+            payment_method_id=customer.default_payment_method_id, idempotency_key=key, off_session=True,
+            card_brand=customer.card_brand, card_last4=customer.card_last4, now=now,
+        )
+    except PaymentProviderUnavailable:
+        raise
+    except StripeGatewayError as exc:
+        # Stripe refused the request itself (e.g. the saved card was removed there): a failed
+        # attempt like a decline, or the invoice would stop every run of the job.
+        return payments.record_payment(
+            session, invoice_id=invoice.id, idempotency_key=key, succeeded=False,
+            failure_code=(exc.code or "charge_refused")[:64], failure_message=CARD_REFUSED_MESSAGE, now=now,
+        )
     return payment
 
 

@@ -13,7 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlmodel import Session, select
 
-from billing_portal.billing import accounts, dunning, payments, subscriptions
+from billing_portal.billing import accounts, dunning, payments, repository, subscriptions
 from billing_portal.gateways.stripe_gateway import StripeGateway
 from billing_portal.jobs import tasks
 from billing_portal.models import AuditEntry, Customer, Invoice, InvoiceStatus, Payment, Subscription
@@ -200,6 +200,36 @@ def test_without_a_saved_card_the_renewal_fails_with_a_clear_reason(session, eng
     assert payment.failure_message == dunning.NO_CARD_MESSAGE and payment.stripe_payment_intent_id is None
     assert fresh(engine, Subscription, sub.id).status == S.PAST_DUE
     assert invoice.next_collection_at == FEB28 + DAY
+
+
+def test_a_card_stripe_no_longer_has_fails_the_attempt_instead_of_the_job(session, engine, ls, prices):
+    sub = subscribed(session, prices["pro"])
+    with Session(engine) as s:
+        customer = s.get(Customer, sub.customer_id)
+        customer.default_payment_method_id = "pm_removedAtStripe"
+        s.add(customer)
+        s.commit()
+    tasks.renew_due_subscriptions(FEB28)
+    invoice = renewal_invoice(engine, sub.id)
+    [payment] = payments_of(engine, invoice.id)
+    assert (payment.status, payment.failure_message) == ("failed", dunning.CARD_REFUSED_MESSAGE)
+    assert (invoice.collection_attempts, invoice.next_collection_at) == (1, FEB28 + DAY)
+    assert fresh(engine, Subscription, sub.id).status == S.PAST_DUE
+
+
+def test_an_attempt_is_claimed_once_even_without_row_locks(session, engine, ls, prices):
+    """The conditional UPDATE alone decides between two runners that read the same attempt count."""
+    sub = subscribed(session, prices["pro"], card=None)
+    with Session(engine) as s:
+        subscriptions.renew(s, sub.id, now=FEB28)
+        s.commit()
+    invoice_id = renewal_invoice(engine, sub.id).id
+    with Session(engine) as first, Session(engine) as second:
+        assert first.get(Invoice, invoice_id).collection_attempts == second.get(Invoice, invoice_id).collection_attempts == 0
+        second.rollback()  # ends its read; what it read stays in hand
+        assert repository.claim_collection_attempt(first, invoice_id, attempts_seen=0)
+        first.commit()
+        assert not repository.claim_collection_attempt(second, invoice_id, attempts_seen=0)
 
 
 def test_off_session_3d_secure_counts_as_a_failure_the_customer_can_finish(session, engine, ls, prices):
