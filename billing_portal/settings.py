@@ -7,10 +7,10 @@ import os
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RATE_PATTERN = r"^[1-9][0-9]{0,6}/(second|minute|hour|day)$"
@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # Country code (ISO 3166 alpha-2) -> tax rule; countries not listed are not taxed.
     tax_rates: dict[str, TaxRule] = Field(default_factory=dict)
     downgrade_at_period_end: bool = True
+    # Failed renewal charges are retried this many days after the first failure ("1,3,5,7");
+    # after the last failed retry the final action runs: cancel, or move to the Free plan.
+    dunning_retry_days: Annotated[tuple[int, ...], NoDecode] = (1, 3, 5, 7)
+    dunning_final_action: Literal["cancel", "free"] = "cancel"
     default_currency: str = "USD"
     default_locale: str = "en_US"
 
@@ -95,6 +99,16 @@ class Settings(BaseSettings):
     alert_payment_failure_rate: Decimal = Field(default=Decimal("5"), ge=0, le=100)
     alert_payment_success_rate: Decimal = Field(default=Decimal("95"), ge=0, le=100)
     alert_churn_rate: Decimal = Field(default=Decimal("10"), ge=0, le=100)
+
+    @field_validator("dunning_retry_days", mode="before")
+    @classmethod
+    def _retry_days(cls, value):
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        days = tuple(int(day) for day in value)
+        if not days or any(day < 1 for day in days) or list(days) != sorted(set(days)):
+            raise ValueError("give increasing whole days after the first failure, e.g. 1,3,5,7")
+        return days
 
 
 @lru_cache

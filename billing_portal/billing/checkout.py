@@ -427,32 +427,11 @@ def _charge(session: Session, gw, user: CurrentUser, customer: Customer, invoice
         if invoice.status == InvoiceStatus.PAID and invoice.total == 0:
             return _free_outcome(session, user, invoice)
         raise DomainError(f"Invoice {invoice.number} is {invoice.status}: there is nothing to pay.")
-    due = invoice.total - invoice.amount_paid
     with _stripe_errors():
-        result = gw.charge(
-            stripe_customer_id=customer.stripe_customer_id,
-            payment_method_id=card.id,
-            amount=due,
-            currency=invoice.currency,
-            idempotency_key=key,
-            off_session=False,
-            description=f"Invoice {invoice.number}",
-            metadata={"invoice_id": invoice.id, "invoice_number": invoice.number, "customer_id": customer.id},
+        payment, result = payments.charge_invoice(
+            session, invoice, stripe_customer_id=customer.stripe_customer_id, payment_method_id=card.id,
+            idempotency_key=key, off_session=False, card_brand=card.brand, card_last4=card.last4, now=now,
         )
-    payment = payments.record_intent(
-        session,
-        invoice_id=invoice.id,
-        idempotency_key=key,
-        status=_STATUS[result.status],
-        stripe_payment_intent_id=result.payment_intent_id,
-        observed_at=now,
-        amount=due,
-        card_brand=(result.card_brand or card.brand or "")[:32],
-        card_last4=(result.card_last4 or card.last4 or "")[:4],
-        failure_code=result.decline_code or result.failure_code or "",
-        failure_message=result.customer_message or "",
-        now=now,
-    )
     return _outcome(session, user, payment, result)
 
 

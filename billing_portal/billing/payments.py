@@ -11,6 +11,8 @@ from sqlmodel import Session
 
 from billing_portal.billing import audit, credits, invoices, repository, subscriptions
 from billing_portal.billing.errors import DomainError, NotFound
+from billing_portal.gateways import stripe_gateway
+from billing_portal.gateways.stripe_gateway import ChargeResult
 from billing_portal.models import Invoice, InvoiceStatus, Payment, PaymentStatus, Refund, RefundStatus
 from billing_portal.models.types import utcnow
 
@@ -128,6 +130,48 @@ def record_refund(
 _FINAL = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED)
 _RANK = {PaymentStatus.PENDING: 0, PaymentStatus.REQUIRES_ACTION: 1, PaymentStatus.FAILED: 2,
          PaymentStatus.CANCELED: 2, PaymentStatus.SUCCEEDED: 3}
+
+
+def charge_invoice(
+    session: Session,
+    invoice: Invoice,
+    *,
+    stripe_customer_id: str,
+    payment_method_id: str,
+    idempotency_key: str,
+    off_session: bool,
+    card_brand: str = "",
+    card_last4: str = "",
+    now: datetime,
+) -> tuple[Payment, ChargeResult]:
+    """Charge what the open invoice still owes to a saved card (one PaymentIntent, the key sent to
+    Stripe as is) and record it as the Payment of that key. Only an unreachable Stripe raises."""
+    due = invoice.total - invoice.amount_paid
+    result = stripe_gateway.gateway().charge(
+        stripe_customer_id=stripe_customer_id,
+        payment_method_id=payment_method_id,
+        amount=due,
+        currency=invoice.currency,
+        idempotency_key=idempotency_key,
+        off_session=off_session,
+        description=f"Invoice {invoice.number}",
+        metadata={"invoice_id": invoice.id, "invoice_number": invoice.number, "customer_id": invoice.customer_id},
+    )
+    payment = record_intent(
+        session,
+        invoice_id=invoice.id,
+        idempotency_key=idempotency_key,
+        status=PaymentStatus.PENDING if result.status == "processing" else PaymentStatus(result.status),
+        stripe_payment_intent_id=result.payment_intent_id,
+        observed_at=now,
+        amount=due,
+        card_brand=(result.card_brand or card_brand or "")[:32],
+        card_last4=(result.card_last4 or card_last4 or "")[:4],
+        failure_code=result.decline_code or result.failure_code or "",
+        failure_message=result.customer_message or "",
+        now=now,
+    )
+    return payment, result
 
 
 def record_intent(

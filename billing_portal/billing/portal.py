@@ -145,6 +145,29 @@ class Banner:
     tone: str  # red | amber | blue
     title: str
     message: str
+    invoice_id: int | None = None  # the invoice a "Pay now" link pays
+
+
+def _past_due_banner(session: Session, subscription: Subscription, locale: str, now: datetime) -> Banner:
+    """What failed, why, when we try again (billing/dunning.py), and the invoice to pay now."""
+    unpaid = min(repository.open_invoices_of(session, subscription.id), key=lambda i: i.id, default=None)
+    if unpaid is None:
+        return Banner("past_due", "red", "Your payment failed", "Update your card to keep your plan running.")
+    attempts = repository.payments_of_invoice(session, unpaid.id)
+    why = f" {attempts[-1].failure_message}" if attempts and attempts[-1].failure_message else ""
+    owed = format_money(unpaid.total - unpaid.amount_paid, unpaid.currency, locale)
+    if unpaid.next_collection_at is None:
+        when = "Your plan keeps running for now."
+    elif unpaid.next_collection_at <= now:
+        when = "We will try again shortly; your plan keeps running."
+    else:
+        when = f"We will try again on {format_day(unpaid.next_collection_at)}; your plan keeps running until then."
+    return Banner(
+        "past_due", "red", "Your payment failed",
+        f"We could not collect {owed} for invoice {unpaid.number}.{why} {when} "
+        "Update your card, or pay the invoice now.",
+        invoice_id=unpaid.id,
+    )
 
 
 @dataclass(frozen=True)
@@ -237,10 +260,7 @@ def overview(session: Session, customer_id: int, now: datetime) -> Overview:
                 f"Your trial ends on {next_label}. Your card will then be charged {next_amount_label}.",
             ))
     if status == S.PAST_DUE:
-        banners.append(Banner(
-            "past_due", "red", "Your last payment failed",
-            "Update your card so we can collect the open invoice and keep your plan running.",
-        ))
+        banners.append(_past_due_banner(session, subscription, locale, now))
     if status == S.PAUSED:
         resume = (
             f"It resumes on {format_day(subscription.resume_at)}."

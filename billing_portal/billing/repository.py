@@ -651,3 +651,77 @@ def refunds_by_stripe_ids(session: Session, refund_ids: Sequence[str]) -> dict[s
         return {}
     rows = session.exec(select(Refund).where(Refund.stripe_refund_id.in_(list(refund_ids)))).all()
     return {row.stripe_refund_id: row for row in rows}
+
+
+# --- off-session collection and dunning (billing/dunning.py) -------------------------------------
+
+
+def due_collection_invoice_ids(session: Session, now, *, limit: int = 100) -> list[int]:
+    """Open invoices whose next off-session charge is due (ix_invoices_collection_due)."""
+    return list(
+        session.exec(
+            select(Invoice.id)
+            .where(Invoice.status == "open", Invoice.next_collection_at <= now)
+            .order_by(Invoice.next_collection_at, Invoice.id)
+            .limit(limit)
+        )
+    )
+
+
+def customer_invoice_ids_in_collection(session: Session, customer_id: int) -> list[int]:
+    return list(
+        session.exec(
+            select(Invoice.id)
+            .where(Invoice.customer_id == customer_id, Invoice.status == "open", Invoice.next_collection_at.is_not(None))
+            .order_by(Invoice.id)
+        )
+    )
+
+
+def lock_invoice_in_collection(session: Session, invoice_id: int, *, due_by=None) -> Invoice | None:
+    """The open invoice under a row lock if it is collected off-session (and due by `due_by` when
+    given); None otherwise or when another runner holds it (PostgreSQL skips it)."""
+    query = select(Invoice).where(
+        Invoice.id == invoice_id, Invoice.status == "open", Invoice.next_collection_at.is_not(None)
+    )
+    if due_by is not None:
+        query = query.where(Invoice.next_collection_at <= due_by)
+    return session.exec(query.with_for_update(skip_locked=True)).first()
+
+
+def try_lock_subscription(session: Session, subscription_id: int) -> Subscription | None:
+    """The subscription under a row lock, or None when another transaction holds it (PostgreSQL)."""
+    return session.exec(
+        select(Subscription).where(Subscription.id == subscription_id).with_for_update(skip_locked=True)
+    ).first()
+
+
+def claim_collection_attempt(session: Session, invoice_id: int, *, attempts_seen: int) -> bool:
+    """Count one more charge attempt unless another runner counted it first. The conditional
+    UPDATE is the claim where row locks are not (SQLite): the second writer matches no row."""
+    claimed = session.exec(
+        update(Invoice)
+        .where(Invoice.id == invoice_id, Invoice.collection_attempts == attempts_seen)
+        .values(collection_attempts=attempts_seen + 1)
+        .returning(Invoice.id)
+    ).first()
+    return claimed is not None
+
+
+def first_failed_payment_at(session: Session, invoice_id: int):
+    """When the first charge of this invoice failed (or needed the customer), if one did."""
+    return session.exec(
+        select(func.min(Payment.created_at)).where(
+            Payment.invoice_id == invoice_id, Payment.status.in_(("failed", "canceled", "requires_action"))
+        )
+    ).one()
+
+
+def free_price(session: Session, currency: str) -> Price | None:
+    """The lowest-tier active price of nothing in `currency` (the Free plan)."""
+    return session.exec(
+        select(Price)
+        .join(Plan, Plan.id == Price.plan_id)
+        .where(Price.active, Plan.active, Price.currency == currency, Price.unit_amount == 0)
+        .order_by(Plan.tier, Price.id)
+    ).first()

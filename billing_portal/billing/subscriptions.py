@@ -419,7 +419,14 @@ def _period_invoice(
         idempotency_key=key,
         now=now,
     )
-    return invoices.finalize(session, draft.id, now=now)
+    invoice = invoices.finalize(session, draft.id, now=now)
+    if reason == "subscription_cycle" and invoice.status == InvoiceStatus.OPEN:
+        # Renewals are charged off-session to the saved card (billing/dunning.py); the first
+        # invoice is paid on-session at checkout instead.
+        invoice.next_collection_at = now
+        session.add(invoice)
+        session.flush()
+    return invoice
 
 
 def _abandon_incomplete(session: Session, subscription: Subscription, now: datetime) -> None:

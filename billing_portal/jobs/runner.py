@@ -31,6 +31,7 @@ JOBS: tuple[Job, ...] = (
     Job("invoice-pdfs", tasks.render_missing_invoice_pdfs, every_seconds=60),
     Job("file-cleanup", tasks.cleanup_files, every_seconds=3600),
     Job("revenue-rollups", tasks.refresh_revenue_rollups, every_seconds=300),
+    Job("dunning", tasks.retry_failed_payments, every_seconds=300),
 )
 
 

@@ -4,7 +4,7 @@ it twice, or from two runners at once, does the work once (row locks and unique 
 import logging
 from datetime import datetime
 
-from billing_portal.billing import repository, subscriptions
+from billing_portal.billing import dunning, repository, subscriptions
 from billing_portal.billing import files, invoice_pdfs
 from billing_portal.billing import webhooks
 from billing_portal.billing import analytics
@@ -15,19 +15,32 @@ logger = logging.getLogger(__name__)
 
 
 def renew_due_subscriptions(now: datetime) -> int:
-    """Roll every subscription whose period has ended; one transaction per subscription."""
+    """Roll every subscription whose period has ended, one transaction per subscription, then
+    charge each new renewal invoice off-session in its own transaction (billing/dunning.py)."""
     with session_scope() as session:
         due = repository.due_subscription_ids(session, now)
     renewed = 0
     for subscription_id in due:
+        issued = []
         try:
             with session_scope() as session:
                 # Catch up one period at a time (a runner that was down may owe several).
-                while subscriptions.renew(session, subscription_id, now=now) is not None:
+                while (invoice := subscriptions.renew(session, subscription_id, now=now)) is not None:
                     renewed += 1
+                    issued.append(invoice.id)
         except DomainError:
             logger.exception("renewal of subscription %s refused", subscription_id)
+            continue
+        # Charged after the renewal is committed: what is not charged now stays due for dunning.
+        with session_scope() as session:
+            dunning.collect_invoices(session, issued, now)
     return renewed
+
+
+def retry_failed_payments(now: datetime) -> int:
+    """Charge the invoices whose next dunning retry is due (billing/dunning.py)."""
+    with session_scope() as session:
+        return len(dunning.retry_open_invoices(session, now))
 
 
 def cleanup_files(now: datetime) -> int:

@@ -20,7 +20,10 @@ class InvoiceStatus(StrEnum):
 
 class Invoice(SQLModel, table=True):
     __tablename__ = "invoices"
-    __table_args__ = (Index("ix_invoices_customer_created", "customer_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_invoices_customer_created", "customer_id", "created_at"),
+        Index("ix_invoices_collection_due", "status", "next_collection_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customers.id")
@@ -47,6 +50,10 @@ class Invoice(SQLModel, table=True):
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Off-session collection (billing/dunning.py): charges tried so far, and when the next one is
+    # due; None when nothing is to be charged automatically (paid, written off, or paid by hand).
+    collection_attempts: int = 0
+    next_collection_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class InvoiceLine(SQLModel, table=True):

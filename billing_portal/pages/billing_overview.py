@@ -34,8 +34,19 @@ def _banner(item: BannerView) -> rx.Component:
             ),
         ),
         ("open_invoice", link_button("View history", "/billing/history", size="2", variant="soft", color_scheme="amber", flex_shrink="0")),
-        # Updating the card arrives with the payment-methods page (checkout slice).
-        ("past_due", rx.button("Update card (soon)", disabled=True, size="2", variant="soft", flex_shrink="0")),
+        (
+            "past_due",
+            rx.hstack(
+                link_button("Update card", "/billing/payment-methods", size="2", variant="soft", color_scheme="red"),
+                rx.cond(
+                    item.pay_url != "",
+                    link_button("Pay now", item.pay_url, size="2", variant="solid", color_scheme="red"),
+                ),
+                spacing="2",
+                flex_shrink="0",
+                wrap="wrap",
+            ),
+        ),
         rx.fragment(),
     )
     return banner(item, action)

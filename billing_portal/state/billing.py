@@ -36,6 +36,7 @@ class BannerView:
     tone: str = ""
     title: str = ""
     message: str = ""
+    pay_url: str = ""  # "Pay now" (past_due): the checkout of the unpaid invoice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +79,8 @@ class HistoryRowView:
 
 
 def banner_view(banner: portal.Banner) -> BannerView:
-    return BannerView(banner.kind, banner.tone, banner.title, banner.message)
+    pay_url = f"/checkout?invoice={banner.invoice_id}" if banner.invoice_id else ""
+    return BannerView(banner.kind, banner.tone, banner.title, banner.message, pay_url)
 
 
 def row_view(row: portal.HistoryRow) -> HistoryRowView:

@@ -195,6 +195,18 @@ def test_overview_banners(session, history, prices):
     view = portal.overview(session, cid, invoice.finalized_at)
     assert [b.kind for b in view.banners] == ["past_due", "open_invoice"]
     assert "₩15,000" in view.banners[1].message
+    # The past-due banner says what failed, why, when the next retry is, and which invoice to pay.
+    invoice.next_collection_at = invoice.finalized_at + timedelta(days=1)
+    session.add(invoice)
+    failed = portal.overview(session, cid, invoice.finalized_at).banners[0]
+    assert failed.title == "Your payment failed" and failed.invoice_id == invoice.id
+    assert failed.message == (
+        f"We could not collect ₩15,000 for invoice {invoice.number}. Your card was declined. "
+        f"We will try again on {portal.format_day(invoice.next_collection_at)}; your plan keeps running "
+        "until then. Update your card, or pay the invoice now."
+    )
+    later = portal.overview(session, cid, invoice.next_collection_at).banners[0]
+    assert "We will try again shortly; your plan keeps running." in later.message
 
 
 def test_overview_trial_ending_and_no_subscription(session, prices):

@@ -98,14 +98,20 @@ def localstripe_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory, localstripe_url) -> Iterator[str]:
+def app_database_url(tmp_path_factory) -> str:
+    """The app's database, for tests that set up what no page can (e.g. a failed renewal)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'billing.db'}"
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, localstripe_url, app_database_url) -> Iterator[str]:
     work = tmp_path_factory.mktemp("e2e-app")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "BILLING_PORTAL_ENV_FILE": os.devnull,  # a developer's .env must not steer the app
-        "DATABASE_URL": f"sqlite:///{work / 'billing.db'}",
+        "DATABASE_URL": app_database_url,
         "PUBLIC_URL": url,
         "API_URL": url,
         "ALLOWED_ORIGINS": f'["{url}"]',

@@ -8,7 +8,8 @@ from sqlmodel import Session, func, select
 
 from billing_portal.billing import payments, subscriptions
 from billing_portal.jobs import runner, tasks
-from billing_portal.models import Invoice, Subscription
+from billing_portal.models import Invoice, Payment, Subscription
+from billing_portal.settings import get_settings
 from tests.support.builders import T0, make_customer, make_plan
 
 
@@ -77,3 +78,53 @@ def test_revenue_rollups_job_fills_the_dashboard_tables_and_runs_again_cheaply(e
         ]
         assert [(d.currency, d.succeeded_amount) for d in s.exec(select(PaymentDay))] == [("USD", 1000)]
     assert runner.run_once(now, only={"revenue-rollups"}) == {"revenue-rollups": 1}  # the running month only
+
+
+def test_two_runners_at_once_charge_each_renewal_and_retry_once(engine, db_url, session, localstripe_clean, monkeypatch):
+    """Runners racing over the renewals and dunning jobs against localstripe (which ignores
+    Idempotency-Key, so a second charge would show there): one PaymentIntent per key, one payment
+    row for each."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("row locks (SELECT … FOR UPDATE SKIP LOCKED) are PostgreSQL's")
+    from tests.billing.test_dunning import DECLINED_AT_CHARGE, FEB28, VISA, save_default_card
+    from tests.gateways.conftest import SECRET_KEY, LocalStripeHelper
+
+    monkeypatch.setenv("STRIPE_API_BASE", localstripe_clean.url)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", SECRET_KEY)
+    get_settings.cache_clear()
+    _, prices = make_plan(session, "pro", tier=2, prices={("USD", "month", 1): 1500})
+    for n in range(6):
+        customer = make_customer(session, f"c{n}@example.com")
+        save_default_card(session, customer, VISA if n % 2 else DECLINED_AT_CHARGE)
+        started = subscriptions.subscribe(session, customer_id=customer.id,
+                                          price_id=prices[("USD", "month", 1)].id, now=T0)
+        payments.record_payment(session, invoice_id=started.invoice.id, idempotency_key=f"first:{n}",
+                                succeeded=True, now=T0)
+    session.commit()
+
+    def race(now, runners=4):
+        barrier = threading.Barrier(runners)
+
+        def run():
+            barrier.wait()
+            runner.run_once(now, only={"renewals", "dunning"})
+
+        threads = [threading.Thread(target=run) for _ in range(runners)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    race(FEB28)  # renewals: 3 paid, 3 declined
+    race(FEB28 + timedelta(days=1))  # first retries of the 3 declined
+    race(FEB28 + timedelta(days=1))
+
+    intents = LocalStripeHelper(localstripe_clean.url).get("/v1/payment_intents?limit=100")["data"]
+    keys = [intent["metadata"]["idempotency_key"] for intent in intents]
+    with Session(engine) as s:
+        rows = s.exec(select(Payment).where(Payment.stripe_payment_intent_id.is_not(None))).all()
+        invoices = s.exec(select(Invoice).where(Invoice.billing_reason == "subscription_cycle")).all()
+    assert len(keys) == len(set(keys)) == 9
+    assert sorted(keys) == sorted(p.idempotency_key for p in rows)
+    assert sorted(i.collection_attempts for i in invoices) == [1, 1, 1, 2, 2, 2]
+    assert sorted(i.status for i in invoices) == ["open"] * 3 + ["paid"] * 3

@@ -36,6 +36,8 @@ def test_banner_view():
     assert banner_view(portal.Banner("past_due", "red", "Failed", "Update your card.")) == BannerView(
         "past_due", "red", "Failed", "Update your card."
     )
+    with_invoice = banner_view(portal.Banner("past_due", "red", "Failed", "Pay.", invoice_id=7))
+    assert with_invoice.pay_url == "/checkout?invoice=7"
 
 
 def test_signed_out_visitors_go_to_the_login_page_and_come_back():
