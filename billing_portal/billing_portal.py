@@ -9,10 +9,12 @@ from billing_portal.api import build_api
 from billing_portal.jobs.runner import embedded_runner
 from billing_portal.pages import billing_history, billing_overview, billing_plan, index, login, pricing, signup
 from billing_portal.pages import checkout, checkout_success
+from billing_portal.pages import billing_payment_methods
 from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.billing import HistoryState, OverviewState, PlanState
 from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
 from billing_portal.state.pricing import PricingState
+from billing_portal.state.payment_methods import PaymentMethodsState
 
 app = rx.App(
     head_components=[
@@ -40,4 +42,8 @@ app.add_page(checkout.checkout_page, route=checkout.ROUTE, title=checkout.TITLE,
 app.add_page(
     checkout_success.checkout_success_page, route=checkout_success.ROUTE, title=checkout_success.TITLE,
     on_load=CheckoutSuccessState.on_load,
+)
+app.add_page(
+    billing_payment_methods.billing_payment_methods_page, route=billing_payment_methods.ROUTE,
+    title=billing_payment_methods.TITLE, on_load=PaymentMethodsState.on_load,
 )

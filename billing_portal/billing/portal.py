@@ -171,6 +171,7 @@ class Overview:
     banners: tuple[Banner, ...] = ()
     usage: tuple[UsageMeter, ...] = ()
     limits: tuple[str, ...] = ()
+    open_invoice_id: int | None = None  # the open invoice "Pay now" pays first (the oldest)
 
 
 def _tax_rule(session: Session, customer_id: int):
@@ -262,7 +263,7 @@ def overview(session: Session, customer_id: int, now: datetime) -> Overview:
         what = "invoice is" if open_count == 1 else f"{open_count} invoices are"
         banners.append(Banner(
             "open_invoice", "amber", "An invoice is waiting for payment" if open_count == 1 else "Invoices are waiting for payment",
-            f"{format_money(open_total, open_currency or price.currency, locale)} on your open {what} unpaid. See your billing history.",
+            f"{format_money(open_total, open_currency or price.currency, locale)} on your open {what} unpaid.",
         ))
 
     usage = [
@@ -293,6 +294,7 @@ def overview(session: Session, customer_id: int, now: datetime) -> Overview:
         banners=tuple(banners),
         usage=tuple(usage),
         limits=limits,
+        open_invoice_id=repository.oldest_open_invoice_id(session, customer_id) if open_count else None,
     )
 
 
@@ -336,6 +338,7 @@ class PlanPage:
     can_unpause: bool = False
     current_interval: str = "month-1"  # the key of the current price's interval, e.g. "month-3"
     options: tuple[PlanOption, ...] = field(default_factory=tuple)
+    open_invoice_id: int | None = None  # e.g. the proration invoice of an upgrade, to pay now
 
 
 def interval_key(interval: str, count: int) -> str:
@@ -386,6 +389,7 @@ def plan_page(session: Session, customer_id: int, *, interval: str | None, now: 
         can_unpause=Event.UNPAUSE in events,
         current_interval=current_key,
         options=tuple(change_options(session, subscription, key, locale)),
+        open_invoice_id=repository.oldest_open_invoice_id(session, customer_id),
     )
 
 

@@ -7,7 +7,8 @@ import reflex as rx
 
 from billing_portal.state.billing import BannerView, BillingState, HistoryRowView
 
-BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
+BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history"),
+                ("Payment methods", "/billing/payment-methods")]
 
 
 def status_color(group) -> rx.Var:

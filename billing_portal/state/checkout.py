@@ -26,12 +26,13 @@ from urllib.parse import quote, urlencode
 
 import reflex as rx
 
-from billing_portal.billing import accounts, checkout, repository
+from billing_portal.billing import accounts, checkout, payment_methods, repository
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.invoice_document import build_invoice_document
 from billing_portal.billing.money import format_money
 from billing_portal.db import session_scope
+from billing_portal.models.types import utcnow
 from billing_portal.state.auth import AuthState
 
 logger = logging.getLogger(__name__)
@@ -230,11 +231,16 @@ class CheckoutTarget:
     price_id: int | None = None
     pack_slug: str | None = None
     quantity: int = 1
+    invoice_id: int | None = None  # paying an open invoice
 
 
 def parse_target(params: dict) -> CheckoutTarget | None:
-    """`?price=ID&quantity=N` or `?pack=SLUG`; None when the link makes no sense."""
+    """`?price=ID&quantity=N`, `?pack=SLUG` or `?invoice=ID`; None when the link makes no sense."""
     price, pack = str(params.get("price") or "").strip(), str(params.get("pack") or "").strip()
+    invoice = str(params.get("invoice") or "").strip()
+    if invoice:
+        ok = invoice.isdigit() and len(invoice) <= 18 and not (price or pack or params.get("quantity"))
+        return CheckoutTarget(invoice_id=int(invoice)) if ok else None
     quantity_text = str(params.get("quantity") or "1").strip()
     if bool(price) == bool(pack) or not quantity_text.isdigit():
         return None
@@ -250,11 +256,35 @@ def parse_target(params: dict) -> CheckoutTarget | None:
     return CheckoutTarget(pack_slug=pack, quantity=quantity)
 
 
+def invoice_path(invoice_id: int) -> str:
+    """Where the customer pays an open invoice ("Pay now")."""
+    return f"{ROUTE}?{urlencode({'invoice': invoice_id})}"
+
+
 def target_path(target: CheckoutTarget) -> str:
+    if target.invoice_id is not None:
+        return invoice_path(target.invoice_id)
     query = {"price": target.price_id} if target.price_id is not None else {"pack": target.pack_slug}
     if target.quantity != 1:
         query["quantity"] = target.quantity
     return f"{ROUTE}?{urlencode(query)}"
+
+
+NEW_CARD = "new"
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedCardView:
+    id: str = ""
+    label: str = ""  # "Visa •••• 4242"
+    expiry_label: str = ""
+    is_default: bool = False
+    expired: bool = False
+
+
+def saved_card_view(card: payment_methods.CardView) -> SavedCardView:
+    return SavedCardView(str(card.id), f"{card.brand} •••• {card.last4}", card.expiry_label, card.is_default,
+                         card.expiry_status == "expired")
 
 
 def _current_path(router) -> str:
@@ -276,6 +306,9 @@ class CheckoutState(AuthState):
     due_today_label: str = ""
     trial_days: int = 0
     quantity: int = 1
+    # Paying an open invoice: the customer's saved cards, and which one pays (or NEW_CARD).
+    saved_cards: list[SavedCardView] = []
+    selected_card: str = NEW_CARD
 
     card_ready: bool = False
     card_error: str = ""
@@ -302,6 +335,7 @@ class CheckoutState(AuthState):
         self.lines = []
         self.subtotal_label = self.tax_label = self.total_label = self.due_today_label = ""
         self.trial_days, self.quantity = 0, 1
+        self.saved_cards, self.selected_card = [], NEW_CARD
         self.card_ready, self.card_error = False, ""
         self.paying, self.step, self.pay_error, self.pending_message = False, "", "", ""
         self._target = None
@@ -319,10 +353,15 @@ class CheckoutState(AuthState):
                 if target is None:
                     self.load_error = BAD_LINK
                     return None
-                summary = checkout.checkout_summary(
-                    session, user=user, price_id=target.price_id, pack_slug=target.pack_slug,
-                    quantity=target.quantity,
-                )
+                if target.invoice_id is not None:
+                    summary = checkout.invoice_summary(session, user=user, invoice_id=target.invoice_id)
+                    cards = payment_methods.list_cards(session, user=user, now=utcnow())
+                else:
+                    summary = checkout.checkout_summary(
+                        session, user=user, price_id=target.price_id, pack_slug=target.pack_slug,
+                        quantity=target.quantity,
+                    )
+                    cards = []
         except DomainError as exc:
             self.load_error = str(exc)
             return None
@@ -337,6 +376,10 @@ class CheckoutState(AuthState):
             summary.subtotal_label, summary.tax_label, summary.total_label,
         )
         self.trial_days, self.quantity = summary.trial_days, summary.quantity
+        self.saved_cards = [saved_card_view(card) for card in cards]
+        usable = [card for card in self.saved_cards if not card.expired]
+        default = next((card for card in usable if card.is_default), usable[0] if usable else None)
+        self.selected_card = default.id if default else NEW_CARD
         # With a trial the first invoice (total_label) is charged when the trial ends.
         self.due_today_label = (
             format_money(0, summary.currency, user.locale) if summary.trial_days > 0 else summary.total_label
@@ -355,6 +398,12 @@ class CheckoutState(AuthState):
         if not ok:
             logger.warning("card element did not mount: %s", str((result or {}).get("error", ""))[:200])
 
+    @rx.event
+    def select_card(self, value: str):
+        if value == NEW_CARD or value in {card.id for card in self.saved_cards}:
+            self.selected_card = value
+            self.pay_error = ""
+
     # ---- paying: every step below runs in the background, off the state lock --------------
 
     def _fail(self, message: str) -> None:
@@ -364,12 +413,17 @@ class CheckoutState(AuthState):
     @rx.event(background=True)
     async def pay(self):
         async with self:
-            if (self.paying or self.pending_message or not self.loaded or not self.card_ready
+            saved = self.selected_card if self.selected_card != NEW_CARD else ""
+            if (self.paying or self.pending_message or not self.loaded or (not saved and not self.card_ready)
                     or self._target is None):
                 return
             self.paying, self.step, self.pay_error = True, "Checking your card…", ""
             self._setup_intent_id = self._payment_intent_id = ""
-            token = self.session_token
+            token, target = self.session_token, self._target
+        if saved and target.invoice_id is not None:
+            async for event in self._pay_with_saved_card(token, target.invoice_id, saved):
+                yield event
+            return
 
         def begin():
             with session_scope() as session:
@@ -417,12 +471,31 @@ class CheckoutState(AuthState):
                 user = accounts.user_for_token(session, token) if token else None
                 if user is None:
                     return None
+                if target.invoice_id is not None:
+                    return checkout.pay_invoice(session, user=user, invoice_id=target.invoice_id,
+                                                setup_intent_id=setup_intent_id)
                 return checkout.pay(
                     session, user=user, setup_intent_id=setup_intent_id,
                     price_id=target.price_id, pack_slug=target.pack_slug, quantity=target.quantity,
                 )
 
         async for event in self._after_outcome(charge, "pay"):
+            yield event
+
+    async def _pay_with_saved_card(self, token: str, invoice_id: int, card_id: str):
+        async with self:
+            self.step = "Paying…"
+
+        def charge():
+            with session_scope() as session:
+                user = accounts.user_for_token(session, token) if token else None
+                if user is None:
+                    return None
+                # The id is checked against the signed-in customer's own cards by the service.
+                return checkout.pay_invoice(session, user=user, invoice_id=invoice_id,
+                                            card_id=int(card_id) if card_id.isdigit() else -1)
+
+        async for event in self._after_outcome(charge, "pay_invoice"):
             yield event
 
     @rx.event(background=True)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from billing_portal.billing import checkout, payment_methods, repository, subscriptions, webhooks
+from billing_portal.billing import checkout, payment_methods, portal, repository, subscriptions, webhooks
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.models import Customer, Invoice, Payment, PaymentMethod, Subscription
 from tests.billing.test_checkout import (  # noqa: F401  (fixtures)
@@ -205,6 +205,17 @@ def test_an_open_invoice_is_paid_with_a_new_card_which_becomes_the_default(sessi
     assert outcome.status == "succeeded"
     assert [(c.last4, c.is_default) for c in payment_methods.list_cards(session, user=user, now=NOW)] == [
         ("4444", True), ("4242", False)]
+
+
+def test_the_billing_pages_offer_pay_now_for_the_open_invoice(session, ls, user, proration_invoice):
+    overview = portal.overview(session, user.customer_id, NOW)
+    assert overview.open_invoice_id == proration_invoice.id
+    assert "open_invoice" in [banner.kind for banner in overview.banners]
+    assert portal.plan_page(session, user.customer_id, interval=None, now=NOW).open_invoice_id == proration_invoice.id
+    card = payment_methods.list_cards(session, user=user, now=NOW)[0]
+    checkout.pay_invoice(session, user=user, invoice_id=proration_invoice.id, card_id=card.id)
+    assert portal.overview(session, user.customer_id, NOW).open_invoice_id is None
+    assert portal.plan_page(session, user.customer_id, interval=None, now=NOW).open_invoice_id is None
 
 
 def test_another_customers_invoice_shows_nothing_and_is_not_paid(session, ls, user, proration_invoice):
