@@ -11,6 +11,8 @@ The flow (ENVIRONMENT.md, valid against Stripe and localstripe alike):
    on-session with the key `invoice:{invoice_id}:pm:{payment_method_id}`: the same invoice and
    card always mean the same PaymentIntent (checked in our database first, since a stand-in may
    ignore `Idempotency-Key`), another card is a new attempt on the same invoice.
+   `pay_invoice` does the same for an open invoice of the customer (a proration or a failed
+   renewal), with the card just saved or a saved one (billing/payment_methods.py).
 4. On `requires_action` the page runs `stripe.confirmCardPayment(client_secret)` (3-D Secure) and
    then `confirm_after_action`, which asks Stripe for the PaymentIntent (never the browser).
 

@@ -147,7 +147,18 @@ def card_from_setup_intent(gw, customer: Customer, setup_intent_id: str) -> Card
 
 def store_card(session: Session, gw, customer: Customer, card: CardInfo, *, make_default: bool) -> bool:
     """Keep (or refresh) the card's row; with `make_default` it becomes the default, at Stripe
-    too. True when the default changed."""
+    too. True when the default changed.
+
+    The same number saved again (same fingerprint, a new Stripe card, e.g. typed at checkout)
+    replaces the old card, which is detached: the list shows each card once.
+    """
+    same = repository.payment_method_by_fingerprint(session, customer.id, card.fingerprint)
+    if same is not None and same.stripe_payment_method_id != card.id:
+        make_default = make_default or customer.default_payment_method_id == same.stripe_payment_method_id
+        with stripe_errors():
+            gw.detach_card(same.stripe_payment_method_id, stripe_customer_id=customer.stripe_customer_id)
+        session.delete(same)
+        session.flush()
     row = _upsert(session, customer, card.id, card.brand, card.last4, card.exp_month, card.exp_year,
                   card.fingerprint)
     if not make_default or customer.default_payment_method_id == row.stripe_payment_method_id:

@@ -56,10 +56,10 @@ def _card_row(card: CardRowView) -> rx.Component:
                 rx.cond(
                     ~card.is_default,
                     rx.button("Set default", on_click=S.set_default(card.id), disabled=S.busy, size="2",
-                              variant="soft", aria_label="Make " + card.brand + " •••• " + card.last4 + " the default"),
+                              variant="soft", aria_label="Set default: " + card.brand + " •••• " + card.last4),
                 ),
                 rx.button("Remove", on_click=S.ask_remove(card.id), disabled=S.busy, size="2", variant="soft",
-                          color_scheme="red", aria_label="Remove " + card.brand + " •••• " + card.last4),
+                          color_scheme="red", aria_label="Remove: " + card.brand + " •••• " + card.last4),
                 spacing="2",
                 flex_shrink="0",
             ),

@@ -214,6 +214,27 @@ def clear_card_js() -> str:
     return _js_call("window.bpCheckout.clear()")
 
 
+async def begin_card_setup(token: str, *, signed_out: str, unexpected: str) -> tuple[checkout.CardSetup | None, str]:
+    """A SetupIntent for the signed-in customer of `token` (in a worker thread: Stripe may be slow),
+    or None and the message to show."""
+
+    def begin():
+        with session_scope() as session:
+            user = accounts.user_for_token(session, token) if token else None
+            if user is None:
+                return None
+            return checkout.begin_card_setup(session, user=user)
+
+    try:
+        setup = await rx.run_in_thread(begin)
+    except DomainError as exc:
+        return None, str(exc)
+    except Exception:
+        logger.exception("begin_card_setup failed")
+        return None, unexpected
+    return (setup, "") if setup is not None else (None, signed_out)
+
+
 # --------------------------------------------------------------------------------------------
 # What the page shows
 
@@ -425,27 +446,10 @@ class CheckoutState(AuthState):
                 yield event
             return
 
-        def begin():
-            with session_scope() as session:
-                user = accounts.user_for_token(session, token) if token else None
-                if user is None:
-                    return None
-                return checkout.begin_card_setup(session, user=user)
-
-        try:
-            setup = await rx.run_in_thread(begin)
-        except DomainError as exc:
-            async with self:
-                self._fail(str(exc))
-            return
-        except Exception:
-            logger.exception("begin_card_setup failed")
-            async with self:
-                self._fail(UNEXPECTED)
-            return
+        setup, problem = await begin_card_setup(token, signed_out=SIGNED_OUT, unexpected=UNEXPECTED)
         async with self:
             if setup is None:
-                self._fail(SIGNED_OUT)
+                self._fail(problem)
                 return
             self._setup_intent_id = setup.setup_intent_id
         yield rx.call_script(confirm_setup_js(setup.client_secret), callback=CheckoutState.card_set_up)

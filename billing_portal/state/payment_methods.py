@@ -17,14 +17,20 @@ from typing import Any
 
 import reflex as rx
 
-from billing_portal.billing import accounts, checkout, payment_methods
+from billing_portal.billing import accounts, payment_methods
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
 from billing_portal.models.types import utcnow
 from billing_portal.settings import get_settings
 from billing_portal.state.billing import UNEXPECTED, BillingState, login_redirect
-from billing_portal.state.checkout import CARD_FORM_FAILED, clear_card_js, confirm_setup_js, mount_card_js
+from billing_portal.state.checkout import (
+    CARD_FORM_FAILED,
+    begin_card_setup,
+    clear_card_js,
+    confirm_setup_js,
+    mount_card_js,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -206,27 +212,10 @@ class PaymentMethodsState(BillingState):
             self.saving, self.save_error, self._setup_intent_id = True, "", ""
             token = self.session_token
 
-        def begin():
-            with session_scope() as session:
-                user = accounts.user_for_token(session, token) if token else None
-                if user is None or user.customer_id is None:
-                    return None
-                return checkout.begin_card_setup(session, user=user)
-
-        try:
-            setup = await rx.run_in_thread(begin)
-        except DomainError as exc:
-            async with self:
-                self._save_failed(str(exc))
-            return
-        except Exception:
-            logger.exception("begin_card_setup failed")
-            async with self:
-                self._save_failed(UNEXPECTED)
-            return
+        setup, problem = await begin_card_setup(token, signed_out=SIGNED_OUT, unexpected=UNEXPECTED)
         async with self:
             if setup is None:
-                self._save_failed(SIGNED_OUT)
+                self._save_failed(problem)
                 return
             self._setup_intent_id = setup.setup_intent_id
         yield rx.call_script(confirm_setup_js(setup.client_secret), callback=PaymentMethodsState.card_set_up)

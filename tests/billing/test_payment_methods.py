@@ -81,6 +81,18 @@ def test_the_same_card_twice_is_refused_and_not_left_at_stripe(session, ls, user
     assert ls.get(f"/v1/payment_methods/{duplicate}")["customer"] is None
 
 
+def test_the_same_card_typed_at_checkout_replaces_the_saved_one(session, ls, user, price):
+    saved = add_card(session, ls, user)
+    old_pm = session.get(PaymentMethod, saved.id).stripe_payment_method_id
+    add_card(session, ls, user, MASTERCARD)
+    seti = save_card(session, ls, user, VISA)
+    assert checkout.pay(session, user=user, setup_intent_id=seti, price_id=price.id).status == "succeeded"
+    assert [(c.last4, c.is_default) for c in payment_methods.list_cards(session, user=user, now=NOW)] == [
+        ("4242", True), ("4444", False)]
+    assert session.get(PaymentMethod, saved.id) is None
+    assert ls.get(f"/v1/payment_methods/{old_pm}")["customer"] is None
+
+
 def test_removing_a_card_detaches_it_and_the_newest_other_card_becomes_the_default(session, ls, user):
     first = add_card(session, ls, user)
     second = add_card(session, ls, user, MASTERCARD)

@@ -73,7 +73,7 @@ def test_states_keep_no_customer_ids_or_stripe_ids():
 
 
 def test_every_handler_touching_cards_checks_the_signed_in_user_on_the_server():
-    checks = ("_as_customer(", "self._customer(", "user_for_token(")
+    checks = ("_as_customer(", "self._customer(", "user_for_token(", "begin_card_setup(token")
     for name in ("on_load", "set_default", "confirm_remove", "save", "card_set_up"):
         handler = getattr(PaymentMethodsState, name)
         source = inspect.getsource(handler.fn)
