@@ -20,7 +20,7 @@ from math import ceil
 
 from sqlmodel import Session
 
-from billing_portal.billing import repository
+from billing_portal.billing import payment_methods, repository
 from billing_portal.billing.catalog import PRICING_INTERVALS, period_label
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.lifecycle import Event, allowed_events
@@ -258,6 +258,9 @@ def overview(session: Session, customer_id: int, now: datetime) -> Overview:
         ))
         note = f"Ends on {ends}. Nothing renews."
         next_label = next_amount_label = ""
+    card_banner = _card_expiry_banner(session.get(Customer, customer_id), now, status)
+    if card_banner is not None:
+        banners.append(card_banner)
     open_total, open_currency, open_count = repository.open_invoice_totals(session, customer_id)
     if open_count:
         what = "invoice is" if open_count == 1 else f"{open_count} invoices are"
@@ -296,6 +299,21 @@ def overview(session: Session, customer_id: int, now: datetime) -> Overview:
         limits=limits,
         open_invoice_id=repository.oldest_open_invoice_id(session, customer_id) if open_count else None,
     )
+
+
+def _card_expiry_banner(customer: Customer, now: datetime, status: str) -> Banner | None:
+    """The default card renewals charge has expired or expires this month."""
+    if status in (S.CANCELED, S.PAUSED) or not customer.default_payment_method_id:
+        return None
+    expiry = payment_methods.expiry_status(customer.card_exp_month, customer.card_exp_year, now)
+    card = f"{(customer.card_brand or 'card').title()} •••• {customer.card_last4}"
+    if expiry == "expired":
+        return Banner("card_expiring", "red", "Your card has expired",
+                      f"Your default card ({card}) has expired. Add a new card so your plan renews.")
+    if expiry == "expiring":
+        return Banner("card_expiring", "amber", "Your card expires this month",
+                      f"Your default card ({card}) expires at the end of this month. Add a new card.")
+    return None
 
 
 def _limit(value: int | None) -> str:

@@ -78,7 +78,8 @@ def order_summary() -> rx.Component:
                 width="100%",
             ),
             rx.separator(size="4"),
-            _money_row("Total due today", CheckoutState.due_today_label, strong=True, id="summary-total"),
+            _money_row(rx.cond(CheckoutState.kind == "invoice", "Amount due", "Total due today"),
+                       CheckoutState.due_today_label, strong=True, id="summary-total"),
             rx.cond(
                 CheckoutState.trial_days > 0,
                 _money_row(

@@ -37,6 +37,7 @@ def _banner(item: BannerView) -> rx.Component:
         ("open_invoice", link_button("Pay now", OverviewState.pay_href, size="2", color_scheme="amber", flex_shrink="0",
                                      id="pay-open-invoice")),
         ("past_due", link_button("Update card", PAYMENT_METHODS_ROUTE, size="2", variant="soft", flex_shrink="0")),
+        ("card_expiring", link_button("Update card", PAYMENT_METHODS_ROUTE, size="2", variant="soft", flex_shrink="0")),
         rx.fragment(),
     )
     return banner(item, action)

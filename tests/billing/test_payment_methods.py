@@ -230,6 +230,21 @@ def test_the_billing_pages_offer_pay_now_for_the_open_invoice(session, ls, user,
     assert portal.plan_page(session, user.customer_id, interval=None, now=NOW).open_invoice_id is None
 
 
+def test_the_overview_warns_when_the_default_card_expires(session, ls, user, price):
+    seti = save_card(session, ls, user, VISA)
+    assert checkout.pay(session, user=user, setup_intent_id=seti, price_id=price.id).status == "succeeded"
+
+    def card_banner(now):
+        return [(b.tone, b.message) for b in portal.overview(session, user.customer_id, now).banners
+                if b.kind == "card_expiring"]
+
+    assert card_banner(NOW) == []
+    assert card_banner(datetime(2030, 12, 2, tzinfo=UTC)) == [
+        ("amber", "Your default card (Visa •••• 4242) expires at the end of this month. Add a new card.")]
+    assert card_banner(datetime(2031, 1, 2, tzinfo=UTC)) == [
+        ("red", "Your default card (Visa •••• 4242) has expired. Add a new card so your plan renews.")]
+
+
 def test_another_customers_invoice_shows_nothing_and_is_not_paid(session, ls, user, proration_invoice):
     other = user_of(make_customer(session, "eve@example.com"))
     with pytest.raises(NotFound) as denied:
