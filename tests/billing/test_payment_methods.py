@@ -219,6 +219,27 @@ def test_an_open_invoice_is_paid_with_a_new_card_which_becomes_the_default(sessi
         ("4444", True), ("4242", False)]
 
 
+def test_a_past_due_renewal_is_paid_with_a_new_card_and_the_plan_recovers(session, ls, user, price):
+    seti = save_card(session, ls, user, VISA)
+    assert checkout.pay(session, user=user, setup_intent_id=seti, price_id=price.id).status == "succeeded"
+    subscription = session.exec(select(Subscription)).one()
+    renewal = subscriptions.renew(session, subscription.id, now=subscription.current_period_end)
+    subscriptions.invoice_payment_failed(session, renewal)  # the off-session charge failed
+    assert session.get(Subscription, subscription.id).status == "past_due"
+
+    # Only card while past due: it stays. A new card pays the renewal and becomes the default.
+    with pytest.raises(DomainError, match="only card"):
+        payment_methods.remove(session, user=user, card_id=payment_methods.list_cards(session, user=user, now=NOW)[0].id,
+                               now=NOW)
+    assert checkout.invoice_summary(session, user=user, invoice_id=renewal.id).total_amount == renewal.total
+    outcome = checkout.pay_invoice(session, user=user, invoice_id=renewal.id,
+                                   setup_intent_id=save_card(session, ls, user, MASTERCARD))
+    assert outcome.status == "succeeded"
+    assert session.get(Invoice, renewal.id).status == "paid"
+    assert session.get(Subscription, subscription.id).status == "active"
+    assert session.get(Customer, user.customer_id).card_last4 == "4444"
+
+
 def test_the_billing_pages_offer_pay_now_for_the_open_invoice(session, ls, user, proration_invoice):
     overview = portal.overview(session, user.customer_id, NOW)
     assert overview.open_invoice_id == proration_invoice.id
