@@ -9,6 +9,9 @@ The flow, one click of "Pay":
     card_authenticated      checkout.confirm_after_action(payment_intent_id)
     -> /checkout/success?invoice=NUMBER, or the decline message and the card form again.
 
+/checkout?invoice=ID pays an open invoice of the signed-in customer the same way
+(checkout.pay_invoice), or, with one of their saved cards picked, goes straight to the charge.
+
 The browser steps run through `rx.call_script(js, callback=handler)`: the script returns a Promise
 that always resolves to a small dict ({ok, error, setup_intent_id, ...}); Reflex awaits it and
 sends it to the callback handler. The browser only ever sends back what Stripe.js answered; the
@@ -303,6 +306,12 @@ class SavedCardView:
     expired: bool = False
 
 
+def card_id_of(value) -> int:
+    """A card id from the page; anything else is an id no card has (the service says "not found")."""
+    text = str(value or "")
+    return int(text) if text.isdigit() and len(text) <= 18 else -1
+
+
 def saved_card_view(card: payment_methods.CardView) -> SavedCardView:
     return SavedCardView(str(card.id), f"{card.brand} •••• {card.last4}", card.expiry_label, card.is_default,
                          card.expiry_status == "expired")
@@ -496,8 +505,7 @@ class CheckoutState(AuthState):
                 if user is None:
                     return None
                 # The id is checked against the signed-in customer's own cards by the service.
-                return checkout.pay_invoice(session, user=user, invoice_id=invoice_id,
-                                            card_id=int(card_id) if card_id.isdigit() else -1)
+                return checkout.pay_invoice(session, user=user, invoice_id=invoice_id, card_id=card_id_of(card_id))
 
         async for event in self._after_outcome(charge, "pay_invoice"):
             yield event

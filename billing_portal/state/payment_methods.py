@@ -27,6 +27,7 @@ from billing_portal.state.billing import UNEXPECTED, BillingState, login_redirec
 from billing_portal.state.checkout import (
     CARD_FORM_FAILED,
     begin_card_setup,
+    card_id_of,
     clear_card_js,
     confirm_setup_js,
     mount_card_js,
@@ -52,12 +53,6 @@ class CardRowView:
 def card_row_view(card: payment_methods.CardView) -> CardRowView:
     return CardRowView(str(card.id), card.brand, card.last4, card.expiry_label, card.is_default,
                        card.expiry_status, card.expiry_message)
-
-
-def card_id_of(value: Any) -> int:
-    """A card id from the page; anything else is an id no card has (the service says "not found")."""
-    text = str(value or "")
-    return int(text) if text.isdigit() and len(text) <= 18 else -1
 
 
 def _as_customer(token: str, action: Callable[[Any, CurrentUser], Any]):
