@@ -9,6 +9,7 @@ from billing_portal.api import build_api
 from billing_portal.jobs.runner import embedded_runner
 from billing_portal.pages import billing_history, billing_overview, billing_plan, index, login, pricing, signup
 from billing_portal.pages import checkout, checkout_success
+from billing_portal.pages import billing_payment_methods
 from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.billing import HistoryState, OverviewState, PlanState
 from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
@@ -17,6 +18,8 @@ from billing_portal.pages import admin_refunds
 from billing_portal.state.admin_refunds import RefundsAdminState
 from billing_portal.pages import admin_dashboard
 from billing_portal.state.admin_dashboard import AlertsState, DashboardState
+
+from billing_portal.state.payment_methods import PaymentMethodsState
 
 app = rx.App(
     head_components=[
@@ -55,3 +58,8 @@ app.add_page(admin_dashboard.dashboard_page, route=admin_dashboard.ROUTE, title=
              on_load=DashboardState.on_load)
 app.add_page(admin_dashboard.alerts_page, route=admin_dashboard.ALERTS_ROUTE, title=admin_dashboard.ALERTS_TITLE,
              on_load=AlertsState.on_load)
+
+app.add_page(
+    billing_payment_methods.billing_payment_methods_page, route=billing_payment_methods.ROUTE,
+    title=billing_payment_methods.TITLE, on_load=PaymentMethodsState.on_load,
+)

@@ -11,6 +11,8 @@ The flow (ENVIRONMENT.md, valid against Stripe and localstripe alike):
    on-session with the key `invoice:{invoice_id}:pm:{payment_method_id}`: the same invoice and
    card always mean the same PaymentIntent (checked in our database first, since a stand-in may
    ignore `Idempotency-Key`), another card is a new attempt on the same invoice.
+   `pay_invoice` does the same for an open invoice of the customer (a proration or a failed
+   renewal), with the card just saved or a saved one (billing/payment_methods.py).
 4. On `requires_action` the page runs `stripe.confirmCardPayment(client_secret)` (3-D Secure) and
    then `confirm_after_action`, which asks Stripe for the PaymentIntent (never the browser).
 
@@ -20,8 +22,6 @@ invoice paid, activates the subscription and grants pack credits in that same tr
 counts twice. Errors a customer can act on are DomainError with a message for them.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -30,7 +30,7 @@ from typing import Literal
 from babel.dates import format_date
 from sqlmodel import Session
 
-from billing_portal.billing import credits, invoices, payments, repository, subscriptions
+from billing_portal.billing import credits, invoices, payment_methods, payments, repository, subscriptions
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.catalog import period_label, sellable_price
 from billing_portal.billing.errors import DomainError, NotFound
@@ -38,13 +38,12 @@ from billing_portal.billing.invoices import DraftLine
 from billing_portal.billing.money import format_money
 from billing_portal.billing.tax import invoice_totals
 from billing_portal.gateways import stripe_gateway
+from billing_portal.billing.payment_methods import stripe_errors as _stripe_errors
 from billing_portal.gateways.stripe_gateway import (
     GENERIC_DECLINE_MESSAGE,
     REQUIRES_ACTION_MESSAGE,
-    CardDeclined,
     CardInfo,
     ChargeResult,
-    StripeGatewayError,
 )
 from billing_portal.models import (
     CreditPack,
@@ -63,7 +62,7 @@ from billing_portal.settings import get_settings
 
 MAX_PACK_QUANTITY = 100
 
-Kind = Literal["subscription", "credit_pack"]
+Kind = Literal["subscription", "credit_pack", "invoice"]
 OutcomeStatus = Literal["succeeded", "requires_action", "processing", "failed", "trialing"]
 
 
@@ -90,6 +89,7 @@ class CheckoutSummary:
     price_id: int | None
     pack_slug: str | None
     quantity: int
+    invoice_id: int | None = None  # kind "invoice": the open invoice being paid
 
 
 @dataclass(frozen=True)
@@ -211,20 +211,10 @@ def pay(
     target = _target(session, price_id, pack_slug, quantity)
     # One checkout at a time per customer (a double click waits, then finds the first outcome).
     repository.lock_customer(session, customer.id)
-    if not customer.stripe_customer_id:
-        raise DomainError("The card form has expired. Enter your card again.")
-    if not isinstance(setup_intent_id, str) or not setup_intent_id.startswith("seti_") or len(setup_intent_id) > 200:
-        raise DomainError("Your card was not saved. Enter it again.")
     gw = stripe_gateway.gateway()
-    with _stripe_errors():
-        intent = gw.retrieve_setup_intent(setup_intent_id)
-    if intent.customer_id != customer.stripe_customer_id:
-        raise DomainError("This card was not saved for your account. Enter it again.")
-    if intent.status != "succeeded" or not intent.payment_method_id:
-        raise DomainError("Your card was not saved yet. Enter it again.")
-    with _stripe_errors():
-        card = gw.attach_payment_method(intent.payment_method_id, customer.stripe_customer_id)
-    _remember_card(session, gw, customer, card)
+    card = payment_methods.card_from_setup_intent(gw, customer, setup_intent_id)
+    # The card just saved becomes the default for renewals, at Stripe and here.
+    payment_methods.store_card(session, gw, customer, card, make_default=True)
 
     if target.kind == "subscription":
         replay = _subscription_replay(session, user, customer, target, card.id)
@@ -239,6 +229,70 @@ def pay(
     else:
         invoice = _pack_invoice(session, customer, target, setup_intent_id, now)
     return _charge(session, gw, user, customer, invoice, card, now)
+
+
+def invoice_summary(session: Session, *, user: CurrentUser, invoice_id: int) -> CheckoutSummary:
+    """What is still due on an open invoice of the signed-in customer (a proration or a failed
+    renewal): its lines as invoiced. Another customer's invoice is "not found", nothing of it shown."""
+    customer = _customer(session, user)
+    invoice = _own_invoice(session, customer, invoice_id)
+    if invoice.status != InvoiceStatus.OPEN:
+        raise DomainError(f"Invoice {invoice.number} is {invoice.status}: there is nothing to pay.")
+    settings = get_settings()
+    locale = customer.locale or user.locale
+
+    def money(value: int) -> str:
+        return format_money(value, invoice.currency, locale)
+
+    due = invoice.total - invoice.amount_paid
+    lines = tuple(SummaryLine(line.description, money(line.amount))
+                  for line in repository.invoice_lines(session, invoice.id))
+    if invoice.amount_paid:
+        lines += (SummaryLine("Already paid", money(-invoice.amount_paid)),)
+    return CheckoutSummary(
+        kind="invoice",
+        title=f"Invoice {invoice.number}",
+        description=f"{money(due)} is due on this invoice.",
+        lines=lines,
+        subtotal_label=money(invoice.subtotal),
+        tax_label=money(invoice.tax),
+        total_label=money(due),
+        total_amount=due,
+        currency=invoice.currency,
+        trial_days=0,
+        publishable_key=settings.stripe_publishable_key,
+        stripe_js_url=settings.stripe_js_url,
+        price_id=None,
+        pack_slug=None,
+        quantity=1,
+        invoice_id=invoice.id,
+    )
+
+
+def pay_invoice(
+    session: Session, *, user: CurrentUser, invoice_id: int, setup_intent_id: str | None = None,
+    card_id: int | None = None,
+) -> CheckoutOutcome:
+    """Pay an open invoice of the signed-in customer with a saved card (`card_id`, ours) or the
+    card just saved by `setup_intent_id` (it becomes the default, as in `pay`).
+
+    The key `invoice:{invoice_id}:pm:{payment_method_id}` makes paying twice with the same card
+    the same PaymentIntent (a double click finds the first outcome).
+    """
+    now = utcnow()
+    customer = _customer(session, user)
+    repository.lock_customer(session, customer.id)
+    invoice = _own_invoice(session, customer, invoice_id)
+    if (setup_intent_id is None) == (card_id is None):
+        raise DomainError("Pick a saved card or enter a new one.")
+    gw = stripe_gateway.gateway()
+    if card_id is not None:
+        card = payment_methods.card_info(payment_methods.own_card(session, customer, card_id))
+    else:
+        card = payment_methods.card_from_setup_intent(gw, customer, setup_intent_id)
+        # Not through the dunning hook: the charge below is the retry it would make.
+        payment_methods.store_card(session, gw, customer, card, make_default=True)
+    return _charge(session, gw, user, customer, repository.lock_invoice(session, invoice.id), card, now)
 
 
 def confirm_after_action(session: Session, *, user: CurrentUser, payment_intent_id: str) -> CheckoutOutcome:
@@ -267,6 +321,15 @@ def _customer(session: Session, user: CurrentUser) -> Customer:
     if customer is None:
         raise DomainError("Sign in with a customer account to check out.")
     return customer
+
+
+def _own_invoice(session: Session, customer: Customer, invoice_id: int) -> Invoice:
+    invoice = None
+    if isinstance(invoice_id, int) and not isinstance(invoice_id, bool):
+        invoice = session.get(Invoice, invoice_id)
+    if invoice is None or invoice.customer_id != customer.id or invoice.status == InvoiceStatus.DRAFT:
+        raise NotFound("We could not find this invoice. Your billing history lists your invoices.")
+    return invoice
 
 
 def _target(session: Session, price_id: int | None, pack_slug: str | None, quantity: int) -> _Target:
@@ -301,17 +364,6 @@ def _tax_rule(customer: Customer) -> tuple[Decimal, bool]:
     return (rule.rate, rule.inclusive) if rule else (Decimal("0"), False)
 
 
-@contextmanager
-def _stripe_errors() -> Iterator[None]:
-    """Gateway failures become DomainError with the gateway's safe, customer-facing message."""
-    try:
-        yield
-    except CardDeclined as exc:
-        raise DomainError(exc.customer_message) from None
-    except StripeGatewayError as exc:
-        raise DomainError(str(exc)) from None
-
-
 def _ensure_stripe_customer(session: Session, gw, customer: Customer, user: CurrentUser) -> str:
     with _stripe_errors():
         stripe_id = gw.ensure_customer(
@@ -329,24 +381,8 @@ def _ensure_stripe_customer(session: Session, gw, customer: Customer, user: Curr
         )
     if stripe_id != customer.stripe_customer_id:
         customer.stripe_customer_id = stripe_id
-        customer.default_payment_method_id = None  # cards belonged to the old Stripe customer
-        customer.card_brand = customer.card_last4 = ""
-        customer.card_exp_month = customer.card_exp_year = None
-        session.add(customer)
-        session.flush()
+        payment_methods.forget_cards(session, customer)  # they belonged to the old Stripe customer
     return stripe_id
-
-
-def _remember_card(session: Session, gw, customer: Customer, card: CardInfo) -> None:
-    """The card just saved becomes the default for renewals, at Stripe and here."""
-    if customer.default_payment_method_id != card.id:
-        with _stripe_errors():
-            gw.set_default_card(customer.stripe_customer_id, card.id)
-    customer.default_payment_method_id = card.id
-    customer.card_brand, customer.card_last4 = card.brand[:32], card.last4[:4]
-    customer.card_exp_month, customer.card_exp_year = card.exp_month or None, card.exp_year or None
-    session.add(customer)
-    session.flush()
 
 
 def _subscription_replay(
@@ -547,5 +583,5 @@ def _free_outcome(session: Session, user: CurrentUser, invoice: Invoice) -> Chec
 
 __all__ = [
     "CardSetup", "CheckoutOutcome", "CheckoutSummary", "SummaryLine", "begin_card_setup", "checkout_summary",
-    "confirm_after_action", "pay",
+    "confirm_after_action", "invoice_summary", "pay", "pay_invoice",
 ]

@@ -20,7 +20,7 @@ from math import ceil
 
 from sqlmodel import Session
 
-from billing_portal.billing import repository
+from billing_portal.billing import payment_methods, repository
 from billing_portal.billing.catalog import PRICING_INTERVALS, period_label
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.lifecycle import Event, allowed_events
@@ -194,6 +194,7 @@ class Overview:
     banners: tuple[Banner, ...] = ()
     usage: tuple[UsageMeter, ...] = ()
     limits: tuple[str, ...] = ()
+    open_invoice_id: int | None = None  # the open invoice "Pay now" pays first (the oldest)
 
 
 def _tax_rule(session: Session, customer_id: int):
@@ -277,12 +278,15 @@ def overview(session: Session, customer_id: int, now: datetime) -> Overview:
         ))
         note = f"Ends on {ends}. Nothing renews."
         next_label = next_amount_label = ""
+    card_banner = _card_expiry_banner(session.get(Customer, customer_id), now, status)
+    if card_banner is not None:
+        banners.append(card_banner)
     open_total, open_currency, open_count = repository.open_invoice_totals(session, customer_id)
     if open_count:
         what = "invoice is" if open_count == 1 else f"{open_count} invoices are"
         banners.append(Banner(
             "open_invoice", "amber", "An invoice is waiting for payment" if open_count == 1 else "Invoices are waiting for payment",
-            f"{format_money(open_total, open_currency or price.currency, locale)} on your open {what} unpaid. See your billing history.",
+            f"{format_money(open_total, open_currency or price.currency, locale)} on your open {what} unpaid.",
         ))
 
     usage = [
@@ -313,7 +317,23 @@ def overview(session: Session, customer_id: int, now: datetime) -> Overview:
         banners=tuple(banners),
         usage=tuple(usage),
         limits=limits,
+        open_invoice_id=repository.oldest_open_invoice_id(session, customer_id) if open_count else None,
     )
+
+
+def _card_expiry_banner(customer: Customer, now: datetime, status: str) -> Banner | None:
+    """The default card renewals charge has expired or expires this month."""
+    if status in (S.CANCELED, S.PAUSED) or not customer.default_payment_method_id:
+        return None
+    expiry = payment_methods.expiry_status(customer.card_exp_month, customer.card_exp_year, now)
+    card = f"{(customer.card_brand or 'card').title()} •••• {customer.card_last4}"
+    if expiry == "expired":
+        return Banner("card_expiring", "red", "Your card has expired",
+                      f"Your default card ({card}) has expired. Add a new card so your plan renews.")
+    if expiry == "expiring":
+        return Banner("card_expiring", "amber", "Your card expires this month",
+                      f"Your default card ({card}) expires at the end of this month. Add a new card.")
+    return None
 
 
 def _limit(value: int | None) -> str:
@@ -356,6 +376,7 @@ class PlanPage:
     can_unpause: bool = False
     current_interval: str = "month-1"  # the key of the current price's interval, e.g. "month-3"
     options: tuple[PlanOption, ...] = field(default_factory=tuple)
+    open_invoice_id: int | None = None  # e.g. the proration invoice of an upgrade, to pay now
 
 
 def interval_key(interval: str, count: int) -> str:
@@ -406,6 +427,7 @@ def plan_page(session: Session, customer_id: int, *, interval: str | None, now: 
         can_unpause=Event.UNPAUSE in events,
         current_interval=current_key,
         options=tuple(change_options(session, subscription, key, locale)),
+        open_invoice_id=repository.oldest_open_invoice_id(session, customer_id),
     )
 
 

@@ -17,6 +17,7 @@ from billing_portal.models import (
     InvoiceLine,
     InvoiceNumberSequence,
     Payment,
+    PaymentMethod,
     Plan,
     Price,
     Refund,
@@ -724,4 +725,34 @@ def free_price(session: Session, currency: str) -> Price | None:
         .join(Plan, Plan.id == Price.plan_id)
         .where(Price.active, Plan.active, Price.currency == currency, Price.unit_amount == 0)
         .order_by(Plan.tier, Price.id)
+
+
+# --- saved cards (billing/payment_methods.py) and paying an open invoice (billing/checkout.py) ---
+
+
+def payment_methods_of(session: Session, customer_id: int) -> Sequence[PaymentMethod]:
+    """The customer's saved cards, newest first."""
+    return session.exec(
+        select(PaymentMethod).where(PaymentMethod.customer_id == customer_id).order_by(PaymentMethod.id.desc())
+    ).all()
+
+
+def payment_method_by_stripe_id(session: Session, stripe_payment_method_id: str) -> PaymentMethod | None:
+    return session.exec(
+        select(PaymentMethod).where(PaymentMethod.stripe_payment_method_id == stripe_payment_method_id)
+    ).first()
+
+
+def payment_method_by_fingerprint(session: Session, customer_id: int, fingerprint: str) -> PaymentMethod | None:
+    if not fingerprint:
+        return None
+    return session.exec(
+        select(PaymentMethod).where(PaymentMethod.customer_id == customer_id, PaymentMethod.fingerprint == fingerprint)
+    ).first()
+
+
+def oldest_open_invoice_id(session: Session, customer_id: int) -> int | None:
+    """The customer's open invoice to pay first (the oldest), or None."""
+    return session.exec(
+        select(Invoice.id).where(Invoice.customer_id == customer_id, Invoice.status == "open").order_by(Invoice.id)
     ).first()

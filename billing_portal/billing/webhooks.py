@@ -28,9 +28,15 @@ from typing import Any
 
 from sqlmodel import Session
 
-from billing_portal.billing import audit, payments, repository
+from billing_portal.billing import audit, payment_methods, payments, repository
 from billing_portal.billing.errors import DomainError
-from billing_portal.gateways.stripe_gateway import customer_message_for, from_stripe_amount
+from billing_portal.gateways import stripe_gateway
+from billing_portal.gateways.stripe_gateway import (
+    PaymentProviderUnavailable,
+    StripeGatewayError,
+    customer_message_for,
+    from_stripe_amount,
+)
 from billing_portal.models import (
     Customer,
     Invoice,
@@ -315,12 +321,9 @@ def _dispute(session: Session, event: dict, at: datetime, now: datetime) -> str:
 def _payment_method_attached(session: Session, event: dict, at: datetime, now: datetime) -> str:
     method = _object(event)
     customer = repository.customer_by_stripe_id(session, method.get("customer") or "")
-    if customer is None:
+    if customer is None or method.get("type", "card") != "card":
         return IGNORED
-    if customer.default_payment_method_id in (None, method["id"]):
-        _set_card(customer, method)
-        session.add(customer)
-        session.flush()
+    payment_methods.sync_attached(session, customer, method)
     return PROCESSED
 
 
@@ -330,12 +333,33 @@ def _payment_method_detached(session: Session, event: dict, at: datetime, now: d
     customer = repository.customer_by_stripe_id(session, previous or method.get("customer") or "")
     if customer is None:
         return IGNORED
-    if customer.default_payment_method_id == method["id"]:
-        customer.default_payment_method_id = None
-        customer.card_brand = customer.card_last4 = ""
-        customer.card_exp_month = customer.card_exp_year = None
-        session.add(customer)
-        session.flush()
+    payment_methods.sync_detached(session, customer, method["id"])
+    return PROCESSED
+
+
+def _setup_intent_succeeded(session: Session, event: dict, at: datetime, now: datetime) -> str:
+    """A card saved in the browser whose page never told us (closed too early): keep it.
+
+    The event names the card only by id, so Stripe is asked for it (attach is a no-op when it is
+    attached already, and Stripe itself attaches cards of a SetupIntent with a customer).
+    """
+    intent = _object(event)
+    customer = repository.customer_by_stripe_id(session, intent.get("customer") or "")
+    method = intent.get("payment_method")
+    method_id = method.get("id") if isinstance(method, dict) else method
+    if customer is None or not method_id:
+        return IGNORED
+    if repository.payment_method_by_stripe_id(session, method_id) is not None:
+        return PROCESSED  # the page saved it already
+    gw = stripe_gateway.gateway()
+    try:
+        card = gw.attach_payment_method(method_id, customer.stripe_customer_id)
+    except PaymentProviderUnavailable as exc:
+        raise RetryLater(str(exc)) from None
+    except StripeGatewayError as exc:  # declined, or saved for someone else: nothing to keep
+        raise Unprocessable(str(exc)) from None
+    payment_methods.store_card(session, gw, customer, card,
+                               make_default=customer.default_payment_method_id is None)
     return PROCESSED
 
 
@@ -351,11 +375,7 @@ def _customer_deleted(session: Session, event: dict, at: datetime, now: datetime
     if customer is None:
         return IGNORED
     customer.stripe_customer_id = None  # the next checkout creates a new Stripe customer
-    customer.default_payment_method_id = None
-    customer.card_brand = customer.card_last4 = ""
-    customer.card_exp_month = customer.card_exp_year = None
-    session.add(customer)
-    session.flush()
+    payment_methods.forget_cards(session, customer)
     return PROCESSED
 
 
@@ -392,10 +412,6 @@ def _checkout_session_completed(session: Session, event: dict, at: datetime, now
     return PROCESSED
 
 
-def _nothing_to_do(session: Session, event: dict, at: datetime, now: datetime) -> str:
-    return PROCESSED
-
-
 HANDLERS = {
     **{event_type: _payment_intent for event_type in _INTENT_STATUS},
     "charge.refunded": _charge_refunded,
@@ -405,8 +421,7 @@ HANDLERS = {
     "charge.dispute.created": _dispute,
     "charge.dispute.updated": _dispute,
     "charge.dispute.closed": _dispute,
-    # pay() attaches the card and records it itself; nothing is waiting on this event.
-    "setup_intent.succeeded": _nothing_to_do,
+    "setup_intent.succeeded": _setup_intent_succeeded,
     "payment_method.attached": _payment_method_attached,
     "payment_method.detached": _payment_method_detached,
     "customer.updated": _customer_updated,
@@ -448,15 +463,6 @@ def _card_of_intent(intent: dict) -> tuple[str, str]:
 def _card_of_charge(charge: dict | None) -> tuple[str, str]:
     card = ((charge or {}).get("payment_method_details") or {}).get("card") or {}
     return str(card.get("brand") or "")[:32], str(card.get("last4") or "")[:4]
-
-
-def _set_card(customer: Customer, method: dict) -> None:
-    card = method.get("card") or {}
-    customer.default_payment_method_id = method["id"]
-    customer.card_brand = str(card.get("brand") or "")[:32]
-    customer.card_last4 = str(card.get("last4") or "")[:4]
-    customer.card_exp_month = card.get("exp_month") or None
-    customer.card_exp_year = card.get("exp_year") or None
 
 
 def _timestamp(value: Any) -> datetime | None:

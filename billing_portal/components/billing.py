@@ -8,7 +8,8 @@ import reflex as rx
 from billing_portal.components.layout import section_tabs
 from billing_portal.state.billing import BannerView, BillingState, HistoryRowView
 
-BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
+BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history"),
+                ("Payment methods", "/billing/payment-methods")]
 
 
 def status_color(group) -> rx.Var:

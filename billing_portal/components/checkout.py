@@ -5,7 +5,14 @@ No logic beyond reading the vars of state/checkout.py.
 
 import reflex as rx
 
-from billing_portal.state.checkout import CARD_ELEMENT_ID, CheckoutState, CheckoutSuccessState, SummaryLineView
+from billing_portal.state.checkout import (
+    CARD_ELEMENT_ID,
+    NEW_CARD,
+    CheckoutState,
+    CheckoutSuccessState,
+    SavedCardView,
+    SummaryLineView,
+)
 
 MUTED = rx.color("gray", 11)
 
@@ -71,7 +78,8 @@ def order_summary() -> rx.Component:
                 width="100%",
             ),
             rx.separator(size="4"),
-            _money_row("Total due today", CheckoutState.due_today_label, strong=True, id="summary-total"),
+            _money_row(rx.cond(CheckoutState.kind == "invoice", "Amount due", "Total due today"),
+                       CheckoutState.due_today_label, strong=True, id="summary-total"),
             rx.cond(
                 CheckoutState.trial_days > 0,
                 _money_row(
@@ -104,6 +112,118 @@ def order_summary() -> rx.Component:
     )
 
 
+def card_element(ready, error, **props) -> rx.Component:
+    """Where Stripe.js mounts its card element (#card-element), with its label and hint; `ready`
+    and `error` are the page state's vars (the element mounted / could not load)."""
+    return rx.vstack(
+        rx.text("Card details", as_="div", size="2", weight="medium", id="card-label"),
+        # Stripe.js mounts its card element in here (kept in the page while it is shown, so
+        # React never replaces it). The inputs of a stand-in element are styled too.
+        rx.box(
+            id=CARD_ELEMENT_ID,
+            role="group",
+            aria_labelledby="card-label",
+            aria_describedby="card-hint",
+            aria_busy=rx.cond(ready, "false", "true"),
+            class_name="card-element",
+            width="100%",
+            min_height="48px",
+            padding="8px 10px",
+            border=f"1px solid {rx.color('gray', 7)}",
+            border_radius="var(--radius-3)",
+            background_color="white",
+            display="flex",
+            flex_wrap="wrap",
+            align_items="center",
+            gap="8px",
+            font_size="15px",
+            style={
+                "& > span": {"display": "none"},
+                "& input": {
+                    "font": "inherit",
+                    "min_width": "0",
+                    "padding": "6px 8px",
+                    "border": f"1px solid {rx.color('gray', 6)}",
+                    "border_radius": "var(--radius-2)",
+                    "background": rx.color("gray", 1),
+                    "color": rx.color("gray", 12),
+                },
+                "& input:focus": {
+                    "outline": f"2px solid {rx.color('accent', 8)}",
+                    "outline_offset": "0",
+                },
+                "& input[placeholder=number]": {"flex": "1 1 100%"},
+                "& input[placeholder=exp_month], & input[placeholder=exp_year]": {"flex": "1 1 84px"},
+                "& input[placeholder=cvc]": {"flex": "1 1 64px"},
+                "& input[placeholder=postal_code]": {"flex": "2 1 112px"},
+            },
+        ),
+        rx.cond(
+            ready | (error != ""),
+            rx.text(
+                "Card number, expiry (MM / YY), security code and postal code.",
+                size="1", color=rx.color("gray", 10), id="card-hint",
+            ),
+            rx.hstack(
+                rx.spinner(size="1"),
+                rx.text("Loading the secure card form…", size="1", color=rx.color("gray", 10)),
+                id="card-hint",
+                spacing="2",
+                align="center",
+            ),
+        ),
+        spacing="2",
+        width="100%",
+        **props,
+    )
+
+
+def _saved_card(card: SavedCardView) -> rx.Component:
+    return rx.radio_cards.item(
+        rx.hstack(
+            rx.icon("credit_card", size=18),
+            rx.vstack(
+                rx.text(card.label, size="2", weight="medium"),
+                rx.text(rx.cond(card.expired, "Expired ", "Expires "), card.expiry_label, size="1",
+                        color=rx.cond(card.expired, rx.color("red", 11), MUTED)),
+                spacing="0",
+            ),
+            rx.spacer(),
+            rx.cond(card.is_default, rx.badge("Default", variant="soft", size="1")),
+            align="center",
+            spacing="3",
+            width="100%",
+        ),
+        value=card.id,
+        disabled=card.expired,
+        class_name="saved-card",
+    )
+
+
+def _saved_cards() -> rx.Component:
+    return rx.vstack(
+        rx.text("Pay with", as_="div", size="2", weight="medium", id="pay-with-label"),
+        rx.radio_cards.root(
+            rx.foreach(CheckoutState.saved_cards, _saved_card),
+            rx.radio_cards.item(
+                rx.hstack(rx.icon("plus", size=18), rx.text("A new card", size="2", weight="medium"),
+                          align="center", spacing="3", width="100%"),
+                value=NEW_CARD,
+                class_name="saved-card",
+            ),
+            value=CheckoutState.selected_card,
+            on_value_change=CheckoutState.select_card,
+            columns="1",
+            gap="8px",
+            width="100%",
+            aria_labelledby="pay-with-label",
+            id="saved-cards",
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
 def card_form() -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -114,66 +234,10 @@ def card_form() -> rx.Component:
                 spacing="1",
                 width="100%",
             ),
-            rx.vstack(
-                rx.text("Card details", as_="div", size="2", weight="medium", id="card-label"),
-                # Stripe.js mounts its card element in here (kept in the page while it is shown, so
-                # React never replaces it). The inputs of a stand-in element are styled too.
-                rx.box(
-                    id=CARD_ELEMENT_ID,
-                    role="group",
-                    aria_labelledby="card-label",
-                    aria_describedby="card-hint",
-                    aria_busy=rx.cond(CheckoutState.card_ready, "false", "true"),
-                    class_name="card-element",
-                    width="100%",
-                    min_height="48px",
-                    padding="8px 10px",
-                    border=f"1px solid {rx.color('gray', 7)}",
-                    border_radius="var(--radius-3)",
-                    background_color="white",
-                    display="flex",
-                    flex_wrap="wrap",
-                    align_items="center",
-                    gap="8px",
-                    font_size="15px",
-                    style={
-                        "& > span": {"display": "none"},
-                        "& input": {
-                            "font": "inherit",
-                            "min_width": "0",
-                            "padding": "6px 8px",
-                            "border": f"1px solid {rx.color('gray', 6)}",
-                            "border_radius": "var(--radius-2)",
-                            "background": rx.color("gray", 1),
-                            "color": rx.color("gray", 12),
-                        },
-                        "& input:focus": {
-                            "outline": f"2px solid {rx.color('accent', 8)}",
-                            "outline_offset": "0",
-                        },
-                        "& input[placeholder=number]": {"flex": "1 1 100%"},
-                        "& input[placeholder=exp_month], & input[placeholder=exp_year]": {"flex": "1 1 84px"},
-                        "& input[placeholder=cvc]": {"flex": "1 1 64px"},
-                        "& input[placeholder=postal_code]": {"flex": "2 1 112px"},
-                    },
-                ),
-                rx.cond(
-                    CheckoutState.card_ready | (CheckoutState.card_error != ""),
-                    rx.text(
-                        "Card number, expiry (MM / YY), security code and postal code.",
-                        size="1", color=rx.color("gray", 10), id="card-hint",
-                    ),
-                    rx.hstack(
-                        rx.spinner(size="1"),
-                        rx.text("Loading the secure card form…", size="1", color=rx.color("gray", 10)),
-                        id="card-hint",
-                        spacing="2",
-                        align="center",
-                    ),
-                ),
-                spacing="2",
-                width="100%",
-            ),
+            rx.cond(CheckoutState.saved_cards.length() > 0, _saved_cards()),
+            # Hidden, not removed, while a saved card pays: Stripe.js keeps its element mounted.
+            card_element(CheckoutState.card_ready, CheckoutState.card_error,
+                         display=rx.cond(CheckoutState.selected_card == NEW_CARD, "flex", "none")),
             rx.cond(
                 CheckoutState.card_error != "",
                 rx.callout(CheckoutState.card_error, icon="triangle_alert", color_scheme="red", role="alert",
@@ -216,7 +280,8 @@ def card_form() -> rx.Component:
                     rx.text(CheckoutState.pay_label),
                 ),
                 on_click=CheckoutState.pay,
-                disabled=CheckoutState.paying | ~CheckoutState.card_ready | (CheckoutState.pending_message != ""),
+                disabled=(CheckoutState.paying | (CheckoutState.pending_message != "")
+                          | (~CheckoutState.card_ready & (CheckoutState.selected_card == NEW_CARD))),
                 aria_busy=rx.cond(CheckoutState.paying, "true", "false"),
                 size="3",
                 width="100%",

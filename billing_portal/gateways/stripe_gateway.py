@@ -221,6 +221,7 @@ class CardInfo:
     last4: str
     exp_month: int
     exp_year: int
+    fingerprint: str = ""  # the same card number saved twice has the same fingerprint
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -364,6 +365,7 @@ def _card_info(pm: Mapping[str, Any]) -> CardInfo:
         last4=str(card.get("last4") or ""),
         exp_month=int(card.get("exp_month") or 0),
         exp_year=int(card.get("exp_year") or 0),
+        fingerprint=str(card.get("fingerprint") or ""),
     )
 
 

@@ -9,6 +9,7 @@ from billing_portal.models.files import StoredFile
 from billing_portal.models.invoices import Invoice, InvoiceLine, InvoiceNumberSequence, InvoiceStatus
 from billing_portal.models.payments import Payment, PaymentStatus, Refund, RefundStatus
 from billing_portal.models.refund_requests import RefundRequest, RefundRequestStatus
+from billing_portal.models.payment_methods import PaymentMethod
 from billing_portal.models.subscriptions import Subscription, SubscriptionStatus
 from billing_portal.models.usage import UsageRecord
 from billing_portal.models.users import AuthSession, LoginThrottle, Role, User
@@ -17,7 +18,7 @@ from billing_portal.models.webhooks import WebhookEvent
 __all__ = [
     "AuditEntry", "AuthSession", "CreditLedgerEntry", "CreditPack", "Customer", "Interval",
     "Invoice", "InvoiceLine", "InvoiceNumberSequence", "InvoiceStatus", "LoginThrottle", "Payment",
-    "PaymentStatus", "Plan", "Price", "Refund", "RefundStatus", "Role", "StoredFile",
+    "PaymentMethod", "PaymentStatus", "Plan", "Price", "Refund", "RefundStatus", "Role", "StoredFile",
     "Subscription", "SubscriptionStatus", "UsageRecord", "User", "WebhookEvent",
     "AnalyticsAlert", "MrrMonth", "MrrSnapshot", "PaymentDay", "RollupCursor",
     "RefundRequest", "RefundRequestStatus",

@@ -13,6 +13,7 @@ from billing_portal.components.billing import (
 from billing_portal.components.forms import error_callout
 from billing_portal.components.layout import link_button, page_shell
 from billing_portal.state.billing import BannerView, OverviewState, UsageView
+from billing_portal.state.payment_methods import ROUTE as PAYMENT_METHODS_ROUTE
 
 ROUTE = "/billing"
 TITLE = "Billing · Billing Portal"
@@ -33,11 +34,12 @@ def _banner(item: BannerView) -> rx.Component:
                 flex_shrink="0",
             ),
         ),
-        ("open_invoice", link_button("View history", "/billing/history", size="2", variant="soft", color_scheme="amber", flex_shrink="0")),
+        ("open_invoice", link_button("Pay now", OverviewState.pay_href, size="2", color_scheme="amber", flex_shrink="0",
+                                     id="pay-open-invoice")),
         (
             "past_due",
             rx.hstack(
-                link_button("Update card", "/billing/payment-methods", size="2", variant="soft", color_scheme="red"),
+                link_button("Update card", PAYMENT_METHODS_ROUTE, size="2", variant="soft", color_scheme="red"),
                 rx.cond(
                     item.pay_url != "",
                     link_button("Pay now", item.pay_url, size="2", variant="solid", color_scheme="red"),
@@ -47,6 +49,7 @@ def _banner(item: BannerView) -> rx.Component:
                 wrap="wrap",
             ),
         ),
+        ("card_expiring", link_button("Update card", PAYMENT_METHODS_ROUTE, size="2", variant="soft", flex_shrink="0")),
         rx.fragment(),
     )
     return banner(item, action)

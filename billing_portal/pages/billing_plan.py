@@ -6,7 +6,7 @@ import reflex as rx
 from billing_portal.components.billing import guarded, no_subscription, notice_callout, page_header, subscription_badge
 from billing_portal.components.forms import error_callout
 from billing_portal.state.billing import PlanOptionView, PlanState, PreviewLineView
-from billing_portal.components.layout import page_shell
+from billing_portal.components.layout import link_button, page_shell
 from billing_portal.state.pricing import INTERVAL_OPTIONS
 
 ROUTE = "/billing/plan"
@@ -346,6 +346,24 @@ def _cancel_card() -> rx.Component:
     )
 
 
+def _pay_now() -> rx.Component:
+    return rx.callout(
+        rx.flex(
+            rx.text("An invoice is waiting for payment.", size="2"),
+            link_button("Pay now", PlanState.pay_href, size="2", color_scheme="amber", id="pay-open-invoice"),
+            direction=rx.breakpoints(initial="column", sm="row"),
+            justify="between",
+            align=rx.breakpoints(initial="start", sm="center"),
+            gap="8px",
+            width="100%",
+        ),
+        icon="receipt",
+        color_scheme="amber",
+        width="100%",
+        id="open-invoice",
+    )
+
+
 def billing_plan_page() -> rx.Component:
     body = rx.cond(
         PlanState.has_subscription,
@@ -371,6 +389,7 @@ def billing_plan_page() -> rx.Component:
             page_header("Your plan", "Change plan, pause, or cancel. You see the price before anything changes.", "Plan"),
             error_callout(PlanState.error),
             notice_callout(PlanState.notice),
+            rx.cond(PlanState.pay_href != "", _pay_now()),
             guarded(body, loaded=PlanState.loaded),
             spacing="5",
             width="100%",

@@ -1,4 +1,5 @@
-"""/checkout?price=ID[&quantity=N] or /checkout?pack=SLUG: the order summary and the card form.
+"""/checkout?price=ID[&quantity=N], /checkout?pack=SLUG or /checkout?invoice=ID (an open invoice,
+paid with a saved card or a new one): the order summary and the card form.
 
 Signed-out visitors are sent to /login and back here. The flow is in state/checkout.py.
 """
@@ -19,9 +20,11 @@ def checkout_page() -> rx.Component:
         rx.vstack(
             rx.vstack(
                 rx.link(
-                    rx.hstack(rx.icon("arrow_left", size=14), rx.text("Plans and pricing", size="2"),
+                    rx.hstack(rx.icon("arrow_left", size=14),
+                              rx.text(rx.cond(CheckoutState.kind == "invoice", "Billing history", "Plans and pricing"),
+                                      size="2"),
                               spacing="1", align="center"),
-                    href="/pricing",
+                    href=rx.cond(CheckoutState.kind == "invoice", "/billing/history", "/pricing"),
                     color_scheme="gray",
                     underline="hover",
                 ),

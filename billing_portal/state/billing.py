@@ -19,6 +19,7 @@ from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
 from billing_portal.models.types import utcnow
 from billing_portal.state.auth import AuthState
+from billing_portal.state.checkout import invoice_path
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class HistoryRowView:
 
 
 def banner_view(banner: portal.Banner) -> BannerView:
-    pay_url = f"/checkout?invoice={banner.invoice_id}" if banner.invoice_id else ""
+    pay_url = invoice_path(banner.invoice_id) if banner.invoice_id else ""
     return BannerView(banner.kind, banner.tone, banner.title, banner.message, pay_url)
 
 
@@ -133,6 +134,7 @@ class OverviewState(BillingState):
     banners: list[BannerView] = []
     usage: list[UsageView] = []
     limits: list[str] = []
+    pay_href: str = ""  # "Pay now" of the open-invoice banner
 
     def _show(self, view: portal.Overview) -> None:
         self.has_subscription = view.has_subscription
@@ -144,6 +146,7 @@ class OverviewState(BillingState):
         self.banners = [banner_view(b) for b in view.banners]
         self.usage = [UsageView(u.label, u.used_label, u.limit_label, u.percent, u.over) for u in view.usage]
         self.limits = list(view.limits)
+        self.pay_href = invoice_path(view.open_invoice_id) if view.open_invoice_id else ""
         self.loaded = True
 
     def _reload(self, session, user: CurrentUser) -> None:
@@ -209,6 +212,7 @@ class PlanState(BillingState):
     can_resume: bool = False
     can_pause: bool = False
     can_unpause: bool = False
+    pay_href: str = ""  # an open invoice (e.g. an upgrade's proration) to pay now
 
     interval: str = portal.interval_key("month", 1)
     options: list[PlanOptionView] = []
@@ -235,6 +239,7 @@ class PlanState(BillingState):
         self.can_change, self.can_cancel, self.can_resume = page.can_change, page.can_cancel, page.can_resume
         self.can_pause, self.can_unpause = page.can_pause, page.can_unpause
         self.can_schedule_cancel = page.can_schedule_cancel
+        self.pay_href = invoice_path(page.open_invoice_id) if page.open_invoice_id else ""
         if not page.can_schedule_cancel:
             self.cancel_when = "now"
         if interval is None:
@@ -374,10 +379,7 @@ class PlanState(BillingState):
                 if changed.preview.effective == "period_end":
                     notice = f"{name} starts on {portal.format_day(changed.preview.effective_at)}. Until then nothing changes."
                 elif changed.invoice is not None:
-                    notice = (
-                        f"Your plan is now {name}. Invoice {changed.invoice.number} is open in your billing "
-                        "history; paying it online comes with checkout."
-                    )
+                    notice = f"Your plan is now {name}. Invoice {changed.invoice.number} is open: pay it now."
                 else:
                     notice = f"Your plan is now {name}."
                 self._load(session, user, interval=self.interval)

@@ -9,6 +9,9 @@ The flow, one click of "Pay":
     card_authenticated      checkout.confirm_after_action(payment_intent_id)
     -> /checkout/success?invoice=NUMBER, or the decline message and the card form again.
 
+/checkout?invoice=ID pays an open invoice of the signed-in customer the same way
+(checkout.pay_invoice), or, with one of their saved cards picked, goes straight to the charge.
+
 The browser steps run through `rx.call_script(js, callback=handler)`: the script returns a Promise
 that always resolves to a small dict ({ok, error, setup_intent_id, ...}); Reflex awaits it and
 sends it to the callback handler. The browser only ever sends back what Stripe.js answered; the
@@ -26,13 +29,14 @@ from urllib.parse import quote, urlencode
 
 import reflex as rx
 
-from billing_portal.billing import accounts, checkout, repository
+from billing_portal.billing import accounts, checkout, payment_methods, repository
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.invoice_document import build_invoice_document
 from billing_portal.billing.money import format_money
 from billing_portal import rate_limits
 from billing_portal.db import session_scope
+from billing_portal.models.types import utcnow
 from billing_portal.state.auth import AuthState
 
 logger = logging.getLogger(__name__)
@@ -214,6 +218,27 @@ def clear_card_js() -> str:
     return _js_call("window.bpCheckout.clear()")
 
 
+async def begin_card_setup(token: str, *, signed_out: str, unexpected: str) -> tuple[checkout.CardSetup | None, str]:
+    """A SetupIntent for the signed-in customer of `token` (in a worker thread: Stripe may be slow),
+    or None and the message to show."""
+
+    def begin():
+        with session_scope() as session:
+            user = accounts.user_for_token(session, token) if token else None
+            if user is None:
+                return None
+            return checkout.begin_card_setup(session, user=user)
+
+    try:
+        setup = await rx.run_in_thread(begin)
+    except DomainError as exc:
+        return None, str(exc)
+    except Exception:
+        logger.exception("begin_card_setup failed")
+        return None, unexpected
+    return (setup, "") if setup is not None else (None, signed_out)
+
+
 # --------------------------------------------------------------------------------------------
 # What the page shows
 
@@ -231,11 +256,16 @@ class CheckoutTarget:
     price_id: int | None = None
     pack_slug: str | None = None
     quantity: int = 1
+    invoice_id: int | None = None  # paying an open invoice
 
 
 def parse_target(params: dict) -> CheckoutTarget | None:
-    """`?price=ID&quantity=N` or `?pack=SLUG`; None when the link makes no sense."""
+    """`?price=ID&quantity=N`, `?pack=SLUG` or `?invoice=ID`; None when the link makes no sense."""
     price, pack = str(params.get("price") or "").strip(), str(params.get("pack") or "").strip()
+    invoice = str(params.get("invoice") or "").strip()
+    if invoice:
+        ok = invoice.isdigit() and len(invoice) <= 18 and not (price or pack or params.get("quantity"))
+        return CheckoutTarget(invoice_id=int(invoice)) if ok else None
     quantity_text = str(params.get("quantity") or "1").strip()
     if bool(price) == bool(pack) or not quantity_text.isdigit():
         return None
@@ -251,11 +281,41 @@ def parse_target(params: dict) -> CheckoutTarget | None:
     return CheckoutTarget(pack_slug=pack, quantity=quantity)
 
 
+def invoice_path(invoice_id: int) -> str:
+    """Where the customer pays an open invoice ("Pay now")."""
+    return f"{ROUTE}?{urlencode({'invoice': invoice_id})}"
+
+
 def target_path(target: CheckoutTarget) -> str:
+    if target.invoice_id is not None:
+        return invoice_path(target.invoice_id)
     query = {"price": target.price_id} if target.price_id is not None else {"pack": target.pack_slug}
     if target.quantity != 1:
         query["quantity"] = target.quantity
     return f"{ROUTE}?{urlencode(query)}"
+
+
+NEW_CARD = "new"
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedCardView:
+    id: str = ""
+    label: str = ""  # "Visa •••• 4242"
+    expiry_label: str = ""
+    is_default: bool = False
+    expired: bool = False
+
+
+def card_id_of(value) -> int:
+    """A card id from the page; anything else is an id no card has (the service says "not found")."""
+    text = str(value or "")
+    return int(text) if text.isdigit() and len(text) <= 18 else -1
+
+
+def saved_card_view(card: payment_methods.CardView) -> SavedCardView:
+    return SavedCardView(str(card.id), f"{card.brand} •••• {card.last4}", card.expiry_label, card.is_default,
+                         card.expiry_status == "expired")
 
 
 def _current_path(router) -> str:
@@ -277,6 +337,9 @@ class CheckoutState(AuthState):
     due_today_label: str = ""
     trial_days: int = 0
     quantity: int = 1
+    # Paying an open invoice: the customer's saved cards, and which one pays (or NEW_CARD).
+    saved_cards: list[SavedCardView] = []
+    selected_card: str = NEW_CARD
 
     card_ready: bool = False
     card_error: str = ""
@@ -303,6 +366,7 @@ class CheckoutState(AuthState):
         self.lines = []
         self.subtotal_label = self.tax_label = self.total_label = self.due_today_label = ""
         self.trial_days, self.quantity = 0, 1
+        self.saved_cards, self.selected_card = [], NEW_CARD
         self.card_ready, self.card_error = False, ""
         self.paying, self.step, self.pay_error, self.pending_message = False, "", "", ""
         self._target = None
@@ -320,10 +384,15 @@ class CheckoutState(AuthState):
                 if target is None:
                     self.load_error = BAD_LINK
                     return None
-                summary = checkout.checkout_summary(
-                    session, user=user, price_id=target.price_id, pack_slug=target.pack_slug,
-                    quantity=target.quantity,
-                )
+                if target.invoice_id is not None:
+                    summary = checkout.invoice_summary(session, user=user, invoice_id=target.invoice_id)
+                    cards = payment_methods.list_cards(session, user=user, now=utcnow())
+                else:
+                    summary = checkout.checkout_summary(
+                        session, user=user, price_id=target.price_id, pack_slug=target.pack_slug,
+                        quantity=target.quantity,
+                    )
+                    cards = []
         except DomainError as exc:
             self.load_error = str(exc)
             return None
@@ -338,6 +407,10 @@ class CheckoutState(AuthState):
             summary.subtotal_label, summary.tax_label, summary.total_label,
         )
         self.trial_days, self.quantity = summary.trial_days, summary.quantity
+        self.saved_cards = [saved_card_view(card) for card in cards]
+        usable = [card for card in self.saved_cards if not card.expired]
+        default = next((card for card in usable if card.is_default), usable[0] if usable else None)
+        self.selected_card = default.id if default else NEW_CARD
         # With a trial the first invoice (total_label) is charged when the trial ends.
         self.due_today_label = (
             format_money(0, summary.currency, user.locale) if summary.trial_days > 0 else summary.total_label
@@ -356,6 +429,12 @@ class CheckoutState(AuthState):
         if not ok:
             logger.warning("card element did not mount: %s", str((result or {}).get("error", ""))[:200])
 
+    @rx.event
+    def select_card(self, value: str):
+        if value == NEW_CARD or value in {card.id for card in self.saved_cards}:
+            self.selected_card = value
+            self.pay_error = ""
+
     # ---- paying: every step below runs in the background, off the state lock --------------
 
     def _fail(self, message: str) -> None:
@@ -365,35 +444,28 @@ class CheckoutState(AuthState):
     @rx.event(background=True)
     async def pay(self):
         async with self:
-            if (self.paying or self.pending_message or not self.loaded or not self.card_ready
+            saved = self.selected_card if self.selected_card != NEW_CARD else ""
+            if (self.paying or self.pending_message or not self.loaded or (not saved and not self.card_ready)
                     or self._target is None):
                 return
             self.paying, self.step, self.pay_error = True, "Checking your card…", ""
             self._setup_intent_id = self._payment_intent_id = ""
-            token, client_ip = self.session_token, self.router.session.client_ip
-
-        def begin():
-            rate_limits.hit("checkout", client_ip)
-            with session_scope() as session:
-                user = accounts.user_for_token(session, token) if token else None
-                if user is None:
-                    return None
-                return checkout.begin_card_setup(session, user=user)
-
+            token, target, client_ip = self.session_token, self._target, self.router.session.client_ip
         try:
-            setup = await rx.run_in_thread(begin)
-        except DomainError as exc:
+            rate_limits.hit("checkout", client_ip)
+        except rate_limits.RateLimited as exc:
             async with self:
                 self._fail(str(exc))
             return
-        except Exception:
-            logger.exception("begin_card_setup failed")
-            async with self:
-                self._fail(UNEXPECTED)
+        if saved and target.invoice_id is not None:
+            async for event in self._pay_with_saved_card(token, target.invoice_id, saved):
+                yield event
             return
+
+        setup, problem = await begin_card_setup(token, signed_out=SIGNED_OUT, unexpected=UNEXPECTED)
         async with self:
             if setup is None:
-                self._fail(SIGNED_OUT)
+                self._fail(problem)
                 return
             self._setup_intent_id = setup.setup_intent_id
         yield rx.call_script(confirm_setup_js(setup.client_secret), callback=CheckoutState.card_set_up)
@@ -419,12 +491,30 @@ class CheckoutState(AuthState):
                 user = accounts.user_for_token(session, token) if token else None
                 if user is None:
                     return None
+                if target.invoice_id is not None:
+                    return checkout.pay_invoice(session, user=user, invoice_id=target.invoice_id,
+                                                setup_intent_id=setup_intent_id)
                 return checkout.pay(
                     session, user=user, setup_intent_id=setup_intent_id,
                     price_id=target.price_id, pack_slug=target.pack_slug, quantity=target.quantity,
                 )
 
         async for event in self._after_outcome(charge, "pay"):
+            yield event
+
+    async def _pay_with_saved_card(self, token: str, invoice_id: int, card_id: str):
+        async with self:
+            self.step = "Paying…"
+
+        def charge():
+            with session_scope() as session:
+                user = accounts.user_for_token(session, token) if token else None
+                if user is None:
+                    return None
+                # The id is checked against the signed-in customer's own cards by the service.
+                return checkout.pay_invoice(session, user=user, invoice_id=invoice_id, card_id=card_id_of(card_id))
+
+        async for event in self._after_outcome(charge, "pay_invoice"):
             yield event
 
     @rx.event(background=True)
