@@ -725,6 +725,7 @@ def free_price(session: Session, currency: str) -> Price | None:
         .join(Plan, Plan.id == Price.plan_id)
         .where(Price.active, Plan.active, Price.currency == currency, Price.unit_amount == 0)
         .order_by(Plan.tier, Price.id)
+    ).first()
 
 
 # --- saved cards (billing/payment_methods.py) and paying an open invoice (billing/checkout.py) ---
