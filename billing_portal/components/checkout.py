@@ -240,6 +240,59 @@ def card_form() -> rx.Component:
     )
 
 
+def hosted_payment() -> rx.Component:
+    """CHECKOUT_MODE=hosted: one button to Stripe's own payment page, and what happened on return."""
+    return rx.card(
+        rx.vstack(
+            rx.vstack(
+                rx.heading("Payment", size="5", as_="h2"),
+                rx.text("You pay on Stripe's secure checkout page, then come straight back here for your receipt.",
+                        size="2", color=MUTED),
+                spacing="1",
+                width="100%",
+            ),
+            rx.cond(
+                CheckoutState.came_back,
+                rx.callout("You left the payment page. Nothing was charged; continue whenever you are ready.",
+                           icon="info", color_scheme="gray", role="status", width="100%", id="hosted-came-back"),
+            ),
+            rx.cond(
+                CheckoutState.pay_error != "",
+                rx.callout(CheckoutState.pay_error, icon="circle_x", color_scheme="red", role="alert",
+                           width="100%", id="pay-error"),
+            ),
+            rx.button(
+                rx.cond(
+                    CheckoutState.paying,
+                    rx.hstack(rx.spinner(size="2"), rx.text(CheckoutState.step), spacing="2", align="center"),
+                    rx.hstack(rx.text(CheckoutState.pay_label), rx.icon("external_link", size=16), spacing="2",
+                              align="center"),
+                ),
+                on_click=CheckoutState.pay_hosted,
+                disabled=CheckoutState.paying,
+                aria_busy=rx.cond(CheckoutState.paying, "true", "false"),
+                size="3",
+                width="100%",
+                id="pay-button",
+                type="button",
+            ),
+            rx.hstack(
+                rx.icon("lock", size=14, color=rx.color("gray", 10)),
+                rx.text("Payments are processed by Stripe.", size="1", color=rx.color("gray", 10)),
+                spacing="1",
+                align="center",
+                justify="center",
+                width="100%",
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        size="3",
+        width="100%",
+        id="payment-card",
+    )
+
+
 def checkout_failed(message, heading: str = "This checkout cannot continue") -> rx.Component:
     """The page-level failure state: a bad link, a plan no longer on sale, the server failing."""
     return rx.card(
