@@ -339,7 +339,26 @@ def finish_hosted_checkout(session: Session, *, user: CurrentUser, checkout_sess
             logger.exception("checkout session %s does not match invoice %s", checkout.id, invoice.id)
             raise DomainError("We received your payment but could not match it to your invoice. "
                               "We are looking into it; you do not need to pay again.") from None
+        if checkout.payment_status == "paid" and not customer.default_payment_method_id:
+            _keep_checkout_card(session, customer, checkout.payment_intent_id)
     return invoice.number
+
+
+def _keep_checkout_card(session: Session, customer: Customer, payment_intent_id: str | None) -> None:
+    """The card paid on Stripe's page (saved there for off-session use) pays the renewals.
+
+    Best effort: the payment is recorded whatever happens here, and Stripe's
+    payment_method.attached webhook sets the same card.
+    """
+    gw = stripe_gateway.gateway()
+    try:
+        intent = gw.retrieve_payment_intent(payment_intent_id) if payment_intent_id else None
+        if intent is None or not intent.payment_method_id or not customer.stripe_customer_id:
+            return
+        card = gw.attach_payment_method(intent.payment_method_id, customer.stripe_customer_id)
+        _remember_card(session, gw, customer, card)
+    except (StripeGatewayError, DomainError):
+        logger.warning("the card of payment %s was not kept for renewals", payment_intent_id)
 
 
 def pay_with_wallet(

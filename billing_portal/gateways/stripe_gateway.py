@@ -254,6 +254,7 @@ class ChargeResult:
     amount: int | None = None
     currency: str | None = None
     stripe_status: str | None = None
+    payment_method_id: str | None = None
     # Wallets: where to send the customer (Alipay) or the QR code to show (WeChat Pay).
     redirect_url: str | None = None
     qr_code_data: str | None = None
@@ -431,6 +432,7 @@ def _intent_result(pi: Mapping[str, Any]) -> ChargeResult:
         amount=amount,
         currency=currency,
         stripe_status=stripe_status or None,
+        payment_method_id=pm.get("id") if isinstance(pm := pi.get("payment_method"), dict) else pm,
         **(_next_action(pi) if status == "requires_action" else {}),
     )
 

@@ -61,6 +61,11 @@ def test_a_subscription_is_paid_on_stripes_page_and_recorded_on_return(session, 
     assert session.get(Subscription, subscription.id).status == "active"
     payment = session.exec(select(Payment)).one()
     assert (payment.status, payment.idempotency_key) == ("succeeded", f"checkout_session:{hosted.checkout_session_id}")
+    # The card paid with on Stripe's page is the default for renewals, here and at Stripe.
+    customer = session.get(Customer, user.customer_id)
+    assert (customer.card_brand, customer.card_last4) == ("visa", "4242")
+    stripe_customer = ls.get(f"/v1/customers/{customer.stripe_customer_id}")
+    assert stripe_customer["invoice_settings"]["default_payment_method"] == customer.default_payment_method_id
     # Coming back twice (reload) records nothing more.
     checkout.finish_hosted_checkout(session, user=user, checkout_session_id=hosted.checkout_session_id)
     assert count(session, Payment) == 1
