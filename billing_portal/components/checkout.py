@@ -104,6 +104,35 @@ def order_summary() -> rx.Component:
     )
 
 
+def _pay_button(label: rx.Component, *, on_click, disabled) -> rx.Component:
+    """The one pay button of /checkout: busy with the current step while paying."""
+    return rx.button(
+        rx.cond(
+            CheckoutState.paying,
+            rx.hstack(rx.spinner(size="2"), rx.text(CheckoutState.step), spacing="2", align="center"),
+            label,
+        ),
+        on_click=on_click,
+        disabled=disabled,
+        aria_busy=rx.cond(CheckoutState.paying, "true", "false"),
+        size="3",
+        width="100%",
+        id="pay-button",
+        type="button",
+    )
+
+
+def _footnote(text: str) -> rx.Component:
+    return rx.hstack(
+        rx.icon("lock", size=14, color=rx.color("gray", 10)),
+        rx.text(text, size="1", color=rx.color("gray", 10)),
+        spacing="1",
+        align="center",
+        justify="center",
+        width="100%",
+    )
+
+
 def card_form() -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -209,28 +238,12 @@ def card_form() -> rx.Component:
                     id="pay-pending",
                 ),
             ),
-            rx.button(
-                rx.cond(
-                    CheckoutState.paying,
-                    rx.hstack(rx.spinner(size="2"), rx.text(CheckoutState.step), spacing="2", align="center"),
-                    rx.text(CheckoutState.pay_label),
-                ),
+            _pay_button(
+                rx.text(CheckoutState.pay_label),
                 on_click=CheckoutState.pay,
                 disabled=CheckoutState.paying | ~CheckoutState.card_ready | (CheckoutState.pending_message != ""),
-                aria_busy=rx.cond(CheckoutState.paying, "true", "false"),
-                size="3",
-                width="100%",
-                id="pay-button",
-                type="button",
             ),
-            rx.hstack(
-                rx.icon("lock", size=14, color=rx.color("gray", 10)),
-                rx.text("Card data never touches our servers.", size="1", color=rx.color("gray", 10)),
-                spacing="1",
-                align="center",
-                justify="center",
-                width="100%",
-            ),
+            _footnote("Card data never touches our servers."),
             spacing="4",
             width="100%",
         ),
@@ -261,29 +274,13 @@ def hosted_payment() -> rx.Component:
                 rx.callout(CheckoutState.pay_error, icon="circle_x", color_scheme="red", role="alert",
                            width="100%", id="pay-error"),
             ),
-            rx.button(
-                rx.cond(
-                    CheckoutState.paying,
-                    rx.hstack(rx.spinner(size="2"), rx.text(CheckoutState.step), spacing="2", align="center"),
-                    rx.hstack(rx.text(CheckoutState.pay_label), rx.icon("external_link", size=16), spacing="2",
-                              align="center"),
-                ),
+            _pay_button(
+                rx.hstack(rx.text(CheckoutState.pay_label), rx.icon("external_link", size=16), spacing="2",
+                          align="center"),
                 on_click=CheckoutState.pay_hosted,
                 disabled=CheckoutState.paying,
-                aria_busy=rx.cond(CheckoutState.paying, "true", "false"),
-                size="3",
-                width="100%",
-                id="pay-button",
-                type="button",
             ),
-            rx.hstack(
-                rx.icon("lock", size=14, color=rx.color("gray", 10)),
-                rx.text("Payments are processed by Stripe.", size="1", color=rx.color("gray", 10)),
-                spacing="1",
-                align="center",
-                justify="center",
-                width="100%",
-            ),
+            _footnote("Payments are processed by Stripe."),
             spacing="4",
             width="100%",
         ),
