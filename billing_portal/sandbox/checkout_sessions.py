@@ -193,10 +193,16 @@ def _page(checkout: dict[str, Any], error: str = "", number: str = "4242 4242 42
     return web.Response(text=body, content_type="text/html")
 
 
-def _closed(checkout: dict[str, Any]) -> web.Response:
-    if checkout["status"] == "complete":
+def _open_session(request: web.Request) -> dict[str, Any]:
+    """The open session of the page's URL; otherwise the answer a browser gets instead."""
+    checkout = _session(request.match_info["id"])
+    if checkout is None:
+        raise web.HTTPNotFound(text="No such checkout session.")
+    if checkout["status"] == "complete":  # paid already (back button): straight to the portal
         raise web.HTTPSeeOther(_success_url(checkout))
-    return web.Response(text="This checkout session has expired.", status=410)
+    if checkout["status"] != "open":
+        raise web.HTTPGone(text="This checkout session has expired.")
+    return checkout
 
 
 def _success_url(checkout: dict[str, Any]) -> str:
@@ -204,23 +210,14 @@ def _success_url(checkout: dict[str, Any]) -> str:
 
 
 async def hosted_page(request: web.Request) -> web.Response:
-    checkout = _session(request.match_info["id"])
-    if checkout is None:
-        return web.Response(text="No such checkout session.", status=404)
-    if checkout["status"] != "open":
-        return _closed(checkout)
-    return _page(checkout)
+    return _page(_open_session(request))
 
 
 async def pay(request: web.Request) -> web.Response:
     from localstripe.errors import UserError
     from localstripe.resources import PaymentIntent, PaymentMethod
 
-    checkout = _session(request.match_info["id"])
-    if checkout is None:
-        return web.Response(text="No such checkout session.", status=404)
-    if checkout["status"] != "open":
-        return _closed(checkout)
+    checkout = _open_session(request)
     form = await request.post()
     number = "".join(ch for ch in str(form.get("card_number") or "") if ch.isdigit())
     intent_data = _store().get(f"checkout.session.intent_data:{checkout['id']}") or {}

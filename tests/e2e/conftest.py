@@ -3,7 +3,9 @@
 The app gets a fresh SQLite file in a temp dir (DATABASE_URL), migrated and seeded through the CLI
 (`python -m billing_portal migrate` / `seed-demo`), exactly as an operator would. In prod mode
 Reflex serves the built frontend and the backend on one port, so PUBLIC_URL, API_URL and the only
-allowed origin are the same URL. The whole process group is stopped at the end.
+allowed origin are the same URL. The whole process group is stopped at the end. A test needing
+other settings asks `app_server.ensure({"CHECKOUT_MODE": "hosted"})`: the app restarts on the same
+port and database with them, and `app_url` restarts it with the defaults for the next test.
 
 Chromium is Debian's (/usr/bin/chromium): `playwright install` cannot download here.
 """
