@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # seconds (doubled after each try, at most an hour). After the last try: status "failed".
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_retry_base_seconds: int = Field(default=30, ge=1, le=3600)
+    # embedded: the card form in our /checkout page (Stripe.js); hosted: Stripe Checkout's page.
+    checkout_mode: Literal["embedded", "hosted"] = "embedded"
+    # Offer Alipay (redirect) and WeChat Pay (QR code) as PaymentIntent payment methods.
+    alipay_enabled: bool = False
+    wechat_pay_enabled: bool = False
 
     storage_backend: Literal["local", "s3"] = "local"
     storage_dir: Path = PROJECT_ROOT / ".data" / "files"

@@ -22,6 +22,10 @@ invoice paid, activates the subscription and grants pack credits in that same tr
 counts twice. Errors a customer can act on are DomainError with a message for them.
 """
 
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -42,6 +46,8 @@ from billing_portal.billing.payment_methods import stripe_errors as _stripe_erro
 from billing_portal.gateways.stripe_gateway import (
     GENERIC_DECLINE_MESSAGE,
     REQUIRES_ACTION_MESSAGE,
+    WALLET_CURRENCIES,
+    CardDeclined,
     CardInfo,
     ChargeResult,
 )
@@ -60,7 +66,10 @@ from billing_portal.models import (
 from billing_portal.models.types import utcnow
 from billing_portal.settings import get_settings
 
+logger = logging.getLogger(__name__)
+
 MAX_PACK_QUANTITY = 100
+WALLET_NAMES = {"alipay": "Alipay", "wechat_pay": "WeChat Pay"}
 
 Kind = Literal["subscription", "credit_pack", "invoice"]
 OutcomeStatus = Literal["succeeded", "requires_action", "processing", "failed", "trialing"]
@@ -108,6 +117,17 @@ class CheckoutOutcome:
     invoice_number: str | None
     amount_label: str
     receipt_lines: tuple[SummaryLine, ...]
+    # Wallets on requires_action: send the customer to redirect_url (Alipay) or show the QR code.
+    redirect_url: str | None = None
+    qr_image_url: str | None = None
+    qr_code_data: str | None = None
+
+
+@dataclass(frozen=True)
+class HostedCheckout:
+    url: str  # Stripe Checkout's page for the invoice
+    checkout_session_id: str
+    invoice_number: str
 
 
 @dataclass(frozen=True)
@@ -312,6 +332,139 @@ def confirm_after_action(session: Session, *, user: CurrentUser, payment_intent_
     return _outcome(session, user, payment, result)
 
 
+def begin_hosted_checkout(
+    session: Session, *, user: CurrentUser, success_url: str, cancel_url: str, price_id: int | None = None,
+    pack_slug: str | None = None, quantity: int = 1,
+) -> HostedCheckout:
+    """A Stripe Checkout Session paying the first invoice of a subscription, or a credit pack.
+
+    Our database owns the subscription and the invoice: they are created here exactly as for the
+    card form, and the session collects the invoice's amount due (never an amount from the
+    browser), with our invoice id in its metadata and the key `invoice:{id}:checkout`, so asking
+    again for the same invoice hands back the same session. `success_url` should carry
+    `session_id={CHECKOUT_SESSION_ID}` for `finish_hosted_checkout`. Prices with a free trial need a
+    saved card for the end of the trial: they go through the card form.
+    """
+    now = utcnow()
+    customer = _customer(session, user)
+    target = _target(session, price_id, pack_slug, quantity)
+    repository.lock_customer(session, customer.id)
+    gw = stripe_gateway.gateway()
+    stripe_customer_id = _ensure_stripe_customer(session, gw, customer, user)
+    invoice = _invoice_to_collect(session, customer, target, now)
+    if invoice.status != InvoiceStatus.OPEN:
+        raise DomainError(f"Invoice {invoice.number} is {invoice.status}: there is nothing to pay.")
+    key = f"invoice:{invoice.id}:checkout"
+
+    def create(idempotency_key: str):
+        with _stripe_errors():
+            return gw.create_checkout_session(
+                stripe_customer_id=stripe_customer_id, invoice_id=invoice.id,
+                amount=invoice.total - invoice.amount_paid, currency=invoice.currency,
+                description=_invoice_title(session, invoice), success_url=success_url, cancel_url=cancel_url,
+                idempotency_key=idempotency_key,
+                metadata={"invoice_number": invoice.number, "customer_id": customer.id},
+            )
+
+    created = create(key)
+    if created.status == "expired":  # the key's session ran out (24 h): a new one, named after it
+        created = create(f"{key}:after:{created.id}")
+    if created.status == "complete" or not created.url:
+        raise DomainError(f"Invoice {invoice.number} is already being paid. Your billing history shows it.")
+    return HostedCheckout(url=created.url, checkout_session_id=created.id, invoice_number=invoice.number)
+
+
+def finish_hosted_checkout(session: Session, *, user: CurrentUser, checkout_session_id: str) -> str:
+    """Back from Stripe Checkout: ask Stripe how the session ended, record it; the invoice number.
+
+    The same recording as the `checkout.session.completed` webhook (whichever comes first wins,
+    the other changes nothing), so the receipt is right even before the webhook arrives.
+    """
+    customer = _customer(session, user)
+    if not isinstance(checkout_session_id, str) or not checkout_session_id.startswith("cs_") \
+            or len(checkout_session_id) > 200:
+        raise NotFound("No such payment.")
+    with _stripe_errors():
+        checkout = stripe_gateway.gateway().retrieve_checkout_session(checkout_session_id)
+    invoice = session.get(Invoice, checkout.invoice_id) if checkout.invoice_id else None
+    if invoice is None or invoice.customer_id != customer.id:
+        raise NotFound("No such payment.")
+    if checkout.status == "complete":
+        try:
+            payments.apply_checkout_session(session, checkout, outcome="completed", observed_at=utcnow())
+        except DomainError:
+            logger.exception("checkout session %s does not match invoice %s", checkout.id, invoice.id)
+            raise DomainError("We received your payment but could not match it to your invoice. "
+                              "We are looking into it; you do not need to pay again.") from None
+        if checkout.payment_status == "paid" and not customer.default_payment_method_id:
+            _keep_checkout_card(session, customer, checkout.payment_intent_id)
+    return invoice.number
+
+
+def _keep_checkout_card(session: Session, customer: Customer, payment_intent_id: str | None) -> None:
+    """The card paid on Stripe's page (saved there for off-session use) pays the renewals.
+
+    Best effort: the payment is recorded whatever happens here, and Stripe's
+    payment_method.attached webhook sets the same card.
+    """
+    gw = stripe_gateway.gateway()
+    try:
+        intent = gw.retrieve_payment_intent(payment_intent_id) if payment_intent_id else None
+        if intent is None or not intent.payment_method_id or not customer.stripe_customer_id:
+            return
+        card = gw.attach_payment_method(intent.payment_method_id, customer.stripe_customer_id)
+        _remember_card(session, gw, customer, card)
+    except (StripeGatewayError, DomainError):
+        logger.warning("the card of payment %s was not kept for renewals", payment_intent_id)
+
+
+def pay_with_wallet(
+    session: Session, *, user: CurrentUser, method: str, return_url: str, price_id: int | None = None,
+    pack_slug: str | None = None, quantity: int = 1,
+) -> CheckoutOutcome:
+    """Pay the first invoice (or a credit pack) with Alipay or WeChat Pay when they are enabled.
+
+    The outcome is "requires_action": send the customer to `redirect_url` (Alipay, back to
+    `return_url`) or show `qr_image_url` (WeChat Pay). The `payment_intent.succeeded` webhook
+    settles the invoice; `confirm_after_action` asks Stripe when the customer comes back.
+    """
+    settings = get_settings()
+    enabled = {"alipay": settings.alipay_enabled, "wechat_pay": settings.wechat_pay_enabled}
+    if not enabled.get(method):
+        raise DomainError("This payment method is not available. Pay by card.")
+    now = utcnow()
+    customer = _customer(session, user)
+    target = _target(session, price_id, pack_slug, quantity)
+    name = WALLET_NAMES[method]
+    accepted = WALLET_CURRENCIES[method]
+    if target.currency not in accepted:
+        raise DomainError(f"{name} does not take payments in {target.currency}; it takes "
+                          f"{', '.join(sorted(accepted))}. Pay by card instead.")
+    repository.lock_customer(session, customer.id)
+    gw = stripe_gateway.gateway()
+    stripe_customer_id = _ensure_stripe_customer(session, gw, customer, user)
+    invoice = _invoice_to_collect(session, customer, target, now)
+    key = f"invoice:{invoice.id}:{method}"
+    existing = repository.payment_by_key(session, key)
+    if existing is not None:
+        return confirm_after_action(session, user=user, payment_intent_id=existing.stripe_payment_intent_id or "")
+    if invoice.status != InvoiceStatus.OPEN:
+        raise DomainError(f"Invoice {invoice.number} is {invoice.status}: there is nothing to pay.")
+    due = invoice.total - invoice.amount_paid
+    with _stripe_errors():
+        result = gw.start_wallet_payment(
+            method=method, stripe_customer_id=stripe_customer_id, amount=due, currency=invoice.currency,
+            idempotency_key=key, return_url=return_url, description=f"Invoice {invoice.number}",
+            metadata={"invoice_id": invoice.id, "invoice_number": invoice.number, "customer_id": customer.id},
+        )
+    payment = payments.record_intent(
+        session, invoice_id=invoice.id, idempotency_key=key, status=_STATUS[result.status],
+        stripe_payment_intent_id=result.payment_intent_id, observed_at=now, amount=due, card_brand=method,
+        failure_code=result.failure_code or "", failure_message=result.customer_message or "", now=now,
+    )
+    return _outcome(session, user, payment, result)
+
+
 # --------------------------------------------------------------------------------------------
 # Steps
 
@@ -403,6 +556,33 @@ def _subscription_replay(
     if payment is None:
         return None  # subscribe() refuses with its own message
     return _outcome(session, user, payment, None)
+
+
+def _invoice_to_collect(session: Session, customer: Customer, target: _Target, now: datetime) -> Invoice:
+    """The invoice a hosted or wallet payment collects: the subscription's first, or a pack's.
+
+    A double click or a second try finds the same invoice: subscribe() hands back the pending one,
+    and an unpaid pack invoice for the same pack and quantity with no payment yet is reused.
+    """
+    if target.kind == "subscription":
+        subscribed = subscriptions.subscribe(
+            session, customer_id=customer.id, price_id=target.price.id, quantity=target.quantity, now=now
+        )
+        if subscribed.invoice is None:
+            raise DomainError("This plan starts with a free trial: enter a card for when the trial ends.")
+        return subscribed.invoice
+    for old in repository.open_unpaid_invoices_by_reason(session, customer.id, credits.CREDIT_PACK_REASON):
+        order = credits.pack_order_of(old)
+        if (order and (order.pack_id, order.quantity) == (target.pack.id, target.quantity)
+                and not repository.payments_of_invoice(session, old.id)):
+            return old
+    return _pack_invoice(session, customer, target, f"remote-{secrets.token_hex(8)}", now)
+
+
+def _invoice_title(session: Session, invoice: Invoice) -> str:
+    lines = repository.invoice_lines(session, invoice.id)
+    first = lines[0].description if lines else ""
+    return f"Invoice {invoice.number}" + (f": {first}" if first else "")
 
 
 def _pack_invoice(session: Session, customer: Customer, target: _Target, setup_intent_id: str, now: datetime) -> Invoice:
@@ -509,17 +689,17 @@ def _outcome(session: Session, user: CurrentUser, payment: Payment, result: Char
     locale = user.locale
     status = PaymentStatus(payment.status)
     amount_label = format_money(payment.amount, payment.currency, locale)
-    client_secret = None
+    client_secret = action = None
     if status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED):
         outcome: OutcomeStatus = "succeeded"
         message = _success_message(session, invoice, amount_label)
     elif status == PaymentStatus.REQUIRES_ACTION:
         outcome, message = "requires_action", REQUIRES_ACTION_MESSAGE
-        client_secret = result.client_secret if result and result.status == "requires_action" else None
-        if client_secret is None and payment.stripe_payment_intent_id:
+        action = result if result and result.status == "requires_action" else None
+        if action is None and payment.stripe_payment_intent_id:
             with _stripe_errors():
-                fresh = stripe_gateway.gateway().retrieve_payment_intent(payment.stripe_payment_intent_id)
-            client_secret = fresh.client_secret
+                action = stripe_gateway.gateway().retrieve_payment_intent(payment.stripe_payment_intent_id)
+        client_secret = action.client_secret if action else None
     elif status == PaymentStatus.PENDING:
         outcome, message = "processing", "Your payment is being processed. This page updates when your bank answers."
     else:
@@ -536,6 +716,9 @@ def _outcome(session: Session, user: CurrentUser, payment: Payment, result: Char
         invoice_number=invoice.number if invoice else None,
         amount_label=amount_label,
         receipt_lines=_receipt(invoice, locale, session, paid_with) if invoice else (),
+        redirect_url=action.redirect_url if action else None,
+        qr_image_url=action.qr_image_url if action else None,
+        qr_code_data=action.qr_code_data if action else None,
     )
 
 
@@ -582,6 +765,7 @@ def _free_outcome(session: Session, user: CurrentUser, invoice: Invoice) -> Chec
 
 
 __all__ = [
-    "CardSetup", "CheckoutOutcome", "CheckoutSummary", "SummaryLine", "begin_card_setup", "checkout_summary",
-    "confirm_after_action", "invoice_summary", "pay", "pay_invoice",
+    "CardSetup", "CheckoutOutcome", "CheckoutSummary", "HostedCheckout", "SummaryLine", "begin_card_setup",
+    "begin_hosted_checkout", "checkout_summary", "confirm_after_action", "finish_hosted_checkout", "invoice_summary",
+    "pay", "pay_invoice", "pay_with_wallet",
 ]

@@ -6,14 +6,15 @@ outcome twice a no-op instead of counting the money twice.
 """
 
 from datetime import datetime
+from typing import Literal
 
 from sqlmodel import Session
 
 from billing_portal.billing import audit, credits, invoices, repository, subscriptions
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.gateways import stripe_gateway
-from billing_portal.gateways.stripe_gateway import ChargeResult
-from billing_portal.models import Invoice, InvoiceStatus, Payment, PaymentStatus, Refund, RefundStatus
+from billing_portal.gateways.stripe_gateway import ChargeResult, CheckoutSessionInfo
+from billing_portal.models import Customer, Invoice, InvoiceStatus, Payment, PaymentStatus, Refund, RefundStatus
 from billing_portal.models.types import utcnow
 
 
@@ -287,3 +288,73 @@ def settle(session: Session, payment: Payment, *, now: datetime | None = None) -
     subscriptions.invoice_paid(session, invoice)
     credits.grant_for_invoice(session, invoice, payment_id=payment.id, now=now)
     return invoice
+
+
+# ---- hosted Stripe Checkout
+#
+# One Checkout Session pays one invoice (metadata invoice_id); its Payment has the key
+# `checkout_session:{session id}`, so the webhook and the customer's return to the success page
+# record it once. Paid only when Stripe says payment_status "paid" (completed, or
+# async_payment_succeeded for delayed methods), and only for exactly the invoice's currency and
+# amount due; "unpaid" at completion is a pending payment; an expired session changes nothing.
+
+CheckoutOutcome = Literal["completed", "async_payment_succeeded", "async_payment_failed", "expired"]
+
+
+def checkout_session_key(checkout_session_id: str) -> str:
+    return f"checkout_session:{checkout_session_id}"
+
+
+def apply_checkout_session(
+    session: Session, checkout: CheckoutSessionInfo, *, outcome: CheckoutOutcome, observed_at: datetime,
+    now: datetime | None = None,
+) -> Payment | None:
+    """Record what Stripe reported about a Checkout Session for one of our invoices.
+
+    Raises DomainError when the session cannot be applied (unknown invoice, another customer,
+    another currency or amount, no amount): nothing is changed, the caller flags it.
+    """
+    now = now or utcnow()
+    if checkout.invoice_id is None:
+        raise DomainError(f"Checkout session {checkout.id} names none of our invoices.")
+    invoice = repository.lock_invoice(session, checkout.invoice_id)
+    if invoice is None:
+        raise DomainError(f"Checkout session {checkout.id} names invoice {checkout.invoice_id}, which does not exist.")
+    key = checkout_session_key(checkout.id)
+    existing = repository.payment_by_key(session, key)
+    if outcome == "expired":
+        return existing  # the invoice stays open, the subscription incomplete: nothing was paid
+    status = {"completed": {"paid": PaymentStatus.SUCCEEDED, "unpaid": PaymentStatus.PENDING},
+              "async_payment_succeeded": {"paid": PaymentStatus.SUCCEEDED},
+              "async_payment_failed": {"unpaid": PaymentStatus.FAILED}}[outcome].get(checkout.payment_status)
+    if status is None:
+        raise DomainError(f"Checkout session {checkout.id} reports payment_status "
+                          f"{checkout.payment_status or 'none'!r} on {outcome}.")
+    if existing is None:
+        _check_checkout_pays(session, checkout, invoice)
+    return record_intent(
+        session, invoice_id=invoice.id, idempotency_key=key, status=status,
+        stripe_payment_intent_id=checkout.payment_intent_id, observed_at=observed_at,
+        amount=checkout.amount_total,
+        failure_code="checkout_async_payment_failed" if status == PaymentStatus.FAILED else "",
+        failure_message="Your payment did not go through. Try again or use another method."
+        if status == PaymentStatus.FAILED else "",
+        now=now,
+    )
+
+
+def _check_checkout_pays(session: Session, checkout: CheckoutSessionInfo, invoice: Invoice) -> None:
+    customer = session.get(Customer, invoice.customer_id)
+    if checkout.customer_id and customer.stripe_customer_id and checkout.customer_id != customer.stripe_customer_id:
+        raise DomainError(f"Checkout session {checkout.id} was paid by another customer than invoice {invoice.id}'s.")
+    if checkout.amount_total is None or checkout.currency is None:
+        raise DomainError(f"Checkout session {checkout.id} carries no amount_total: check it at Stripe.")
+    if checkout.currency != invoice.currency:
+        raise DomainError(f"Checkout session {checkout.id} is in {checkout.currency}, "
+                          f"invoice {invoice.id} in {invoice.currency}.")
+    due = invoice.total - invoice.amount_paid
+    # An invoice no longer open (paid by another attempt, voided) cannot take the money: settle()
+    # flags it for a refund instead of counting it twice.
+    if invoice.status == InvoiceStatus.OPEN and checkout.amount_total != due:
+        raise DomainError(f"Checkout session {checkout.id} is for {checkout.amount_total}, "
+                          f"invoice {invoice.id} owes {due}.")

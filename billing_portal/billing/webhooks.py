@@ -34,12 +34,12 @@ from billing_portal.gateways import stripe_gateway
 from billing_portal.gateways.stripe_gateway import (
     PaymentProviderUnavailable,
     StripeGatewayError,
+    checkout_session_info,
     customer_message_for,
     from_stripe_amount,
 )
 from billing_portal.models import (
     Customer,
-    Invoice,
     Payment,
     PaymentStatus,
     Refund,
@@ -379,36 +379,18 @@ def _customer_deleted(session: Session, event: dict, at: datetime, now: datetime
     return PROCESSED
 
 
-def _checkout_session_completed(session: Session, event: dict, at: datetime, now: datetime) -> str:
-    """A hosted Checkout payment for one of our invoices (metadata invoice_id) is money received."""
-    checkout = _object(event)
-    invoice_ref = (checkout.get("metadata") or {}).get("invoice_id") or checkout.get("client_reference_id")
-    if not invoice_ref or not str(invoice_ref).isdigit():
-        return IGNORED
-    if checkout.get("payment_status") not in ("paid", "no_payment_required"):
-        return PROCESSED  # an asynchronous method: checkout.session.async_payment_succeeded follows
-    invoice = session.get(Invoice, int(invoice_ref))
-    if invoice is None:
-        raise Unprocessable(f"checkout session {checkout['id']} names invoice {invoice_ref}, which does not exist")
-    currency = str(checkout.get("currency") or "").upper()
-    customer = session.get(Customer, invoice.customer_id)
-    if checkout.get("customer") and customer.stripe_customer_id and checkout["customer"] != customer.stripe_customer_id:
-        raise Unprocessable(f"checkout session {checkout['id']} was paid by another customer than invoice {invoice.id}'s")
-    if currency != invoice.currency:
-        raise Unprocessable(f"checkout session {checkout['id']} is in {currency}, invoice {invoice.id} in {invoice.currency}")
-    amount = from_stripe_amount(int(checkout.get("amount_total") or 0), currency)
-    intent_id = checkout.get("payment_intent")
-    existing = repository.payment_by_intent(session, intent_id, lock=True) if intent_id else None
-    if existing is not None:
-        payments.apply_intent_status(session, existing, status=PaymentStatus.SUCCEEDED, observed_at=at, now=now)
-        return PROCESSED
-    key = f"checkout_session:{checkout['id']}"
-    if repository.payment_by_key(session, key) is None:
-        due = invoice.total - invoice.amount_paid
-        if invoice.status == "open" and amount != due:
-            raise Unprocessable(f"checkout session {checkout['id']} paid {amount}, invoice {invoice.id} owes {due}")
-        payments.record_intent(session, invoice_id=invoice.id, idempotency_key=key, status=PaymentStatus.SUCCEEDED,
-                               stripe_payment_intent_id=intent_id, observed_at=at, amount=amount, now=now)
+def _checkout_session(session: Session, event: dict, at: datetime, now: datetime) -> str:
+    """A hosted Checkout Session for one of our invoices (metadata invoice_id): billing/payments.py
+    `apply_checkout_session` records it (paid only when Stripe says "paid", for exactly the amount
+    due, in the invoice's currency). One it cannot apply fails at once, for an admin to look at."""
+    checkout = checkout_session_info(_object(event))
+    if checkout.invoice_id is None:
+        return IGNORED  # not created by this portal (e.g. a Payment Link)
+    outcome = event["type"].removeprefix("checkout.session.")
+    try:
+        payments.apply_checkout_session(session, checkout, outcome=outcome, observed_at=at, now=now)
+    except DomainError as exc:
+        raise Unprocessable(str(exc)) from None
     return PROCESSED
 
 
@@ -426,8 +408,8 @@ HANDLERS = {
     "payment_method.detached": _payment_method_detached,
     "customer.updated": _customer_updated,
     "customer.deleted": _customer_deleted,
-    "checkout.session.completed": _checkout_session_completed,
-    "checkout.session.async_payment_succeeded": _checkout_session_completed,
+    **{f"checkout.session.{outcome}": _checkout_session
+       for outcome in ("completed", "async_payment_succeeded", "async_payment_failed", "expired")},
 }
 
 

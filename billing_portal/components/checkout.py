@@ -224,6 +224,35 @@ def _saved_cards() -> rx.Component:
     )
 
 
+def _pay_button(label: rx.Component, *, on_click, disabled) -> rx.Component:
+    """The one pay button of /checkout: busy with the current step while paying."""
+    return rx.button(
+        rx.cond(
+            CheckoutState.paying,
+            rx.hstack(rx.spinner(size="2"), rx.text(CheckoutState.step), spacing="2", align="center"),
+            label,
+        ),
+        on_click=on_click,
+        disabled=disabled,
+        aria_busy=rx.cond(CheckoutState.paying, "true", "false"),
+        size="3",
+        width="100%",
+        id="pay-button",
+        type="button",
+    )
+
+
+def _footnote(text: str) -> rx.Component:
+    return rx.hstack(
+        rx.icon("lock", size=14, color=rx.color("gray", 10)),
+        rx.text(text, size="1", color=rx.color("gray", 10)),
+        spacing="1",
+        align="center",
+        justify="center",
+        width="100%",
+    )
+
+
 def card_form() -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -273,29 +302,50 @@ def card_form() -> rx.Component:
                     id="pay-pending",
                 ),
             ),
-            rx.button(
-                rx.cond(
-                    CheckoutState.paying,
-                    rx.hstack(rx.spinner(size="2"), rx.text(CheckoutState.step), spacing="2", align="center"),
-                    rx.text(CheckoutState.pay_label),
-                ),
+            _pay_button(
+                rx.text(CheckoutState.pay_label),
                 on_click=CheckoutState.pay,
                 disabled=(CheckoutState.paying | (CheckoutState.pending_message != "")
                           | (~CheckoutState.card_ready & (CheckoutState.selected_card == NEW_CARD))),
-                aria_busy=rx.cond(CheckoutState.paying, "true", "false"),
-                size="3",
-                width="100%",
-                id="pay-button",
-                type="button",
             ),
-            rx.hstack(
-                rx.icon("lock", size=14, color=rx.color("gray", 10)),
-                rx.text("Card data never touches our servers.", size="1", color=rx.color("gray", 10)),
+            _footnote("Card data never touches our servers."),
+            spacing="4",
+            width="100%",
+        ),
+        size="3",
+        width="100%",
+        id="payment-card",
+    )
+
+
+def hosted_payment() -> rx.Component:
+    """CHECKOUT_MODE=hosted: one button to Stripe's own payment page, and what happened on return."""
+    return rx.card(
+        rx.vstack(
+            rx.vstack(
+                rx.heading("Payment", size="5", as_="h2"),
+                rx.text("You pay on Stripe's secure checkout page, then come straight back here for your receipt.",
+                        size="2", color=MUTED),
                 spacing="1",
-                align="center",
-                justify="center",
                 width="100%",
             ),
+            rx.cond(
+                CheckoutState.came_back,
+                rx.callout("You left the payment page. Nothing was charged; continue whenever you are ready.",
+                           icon="info", color_scheme="gray", role="status", width="100%", id="hosted-came-back"),
+            ),
+            rx.cond(
+                CheckoutState.pay_error != "",
+                rx.callout(CheckoutState.pay_error, icon="circle_x", color_scheme="red", role="alert",
+                           width="100%", id="pay-error"),
+            ),
+            _pay_button(
+                rx.hstack(rx.text(CheckoutState.pay_label), rx.icon("external_link", size=16), spacing="2",
+                          align="center"),
+                on_click=CheckoutState.pay_hosted,
+                disabled=CheckoutState.paying,
+            ),
+            _footnote("Payments are processed by Stripe."),
             spacing="4",
             width="100%",
         ),

@@ -70,8 +70,10 @@ __all__ = [
     "REQUIRES_ACTION_MESSAGE",
     "WEBHOOK_TOLERANCE_SECONDS",
     "CardDeclined",
+    "WALLET_CURRENCIES",
     "CardInfo",
     "ChargeResult",
+    "CheckoutSessionInfo",
     "IntentInfo",
     "InvalidWebhook",
     "PaymentProviderUnavailable",
@@ -80,6 +82,7 @@ __all__ = [
     "StripeGateway",
     "StripeGatewayError",
     "customer_message_for",
+    "checkout_session_info",
     "from_stripe_amount",
     "gateway",
     "to_stripe_amount",
@@ -143,6 +146,14 @@ DECLINE_MESSAGES: dict[str, str] = {
 # Stripe's API amount exponent where it differs from ISO 4217 (our money table).
 _STRIPE_EXPONENT_OVERRIDES = {"ISK": 2}
 _REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+
+# Currencies Stripe accepts for each wallet payment method (Stripe's payment method docs; both
+# also depend on the account's country, which Stripe checks itself).
+WALLET_CURRENCIES: dict[str, frozenset[str]] = {
+    "alipay": frozenset({"AUD", "CAD", "CNY", "EUR", "GBP", "HKD", "JPY", "MYR", "NZD", "SGD", "USD"}),
+    "wechat_pay": frozenset({"AUD", "CAD", "CHF", "CNY", "DKK", "EUR", "GBP", "HKD", "JPY", "NOK", "SEK",
+                             "SGD", "USD"}),
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,10 +256,35 @@ class ChargeResult:
     amount: int | None = None
     currency: str | None = None
     stripe_status: str | None = None
+    payment_method_id: str | None = None
+    # Wallets: where to send the customer (Alipay) or the QR code to show (WeChat Pay).
+    redirect_url: str | None = None
+    qr_code_data: str | None = None
+    qr_image_url: str | None = None
 
     @property
     def paid(self) -> bool:
         return self.status == "succeeded"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckoutSessionInfo:
+    """A Stripe Checkout Session in our terms (from the API or from a webhook payload).
+
+    status: "open" | "complete" | "expired"; payment_status: "paid" | "unpaid" |
+    "no_payment_required". `amount_total` is our minor units, None when Stripe sent none;
+    `invoice_id` is our invoice, from metadata (else client_reference_id).
+    """
+
+    id: str
+    url: str | None
+    status: str
+    payment_status: str
+    amount_total: int | None
+    currency: str | None
+    customer_id: str | None
+    payment_intent_id: str | None
+    invoice_id: int | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -426,6 +462,44 @@ def _intent_result(pi: Mapping[str, Any]) -> ChargeResult:
         amount=amount,
         currency=currency,
         stripe_status=stripe_status or None,
+        payment_method_id=pm.get("id") if isinstance(pm := pi.get("payment_method"), dict) else pm,
+        **(_next_action(pi) if status == "requires_action" else {}),
+    )
+
+
+def _next_action(pi: Mapping[str, Any]) -> dict[str, str | None]:
+    """Where a wallet payment goes next: Alipay's redirect, WeChat Pay's QR code."""
+    action = pi.get("next_action") or {}
+    redirect = action.get("redirect_to_url") or action.get("alipay_handle_redirect") or {}
+    qr = action.get("wechat_pay_display_qr_code") or {}
+    return {
+        "redirect_url": redirect.get("url") or qr.get("hosted_instructions_url"),
+        "qr_code_data": qr.get("data"),
+        "qr_image_url": qr.get("image_url_png") or qr.get("image_data_url"),
+    }
+
+
+def checkout_session_info(obj: Mapping[str, Any]) -> CheckoutSessionInfo:
+    """Read a Checkout Session (API answer or webhook `data.object`); needs only its `id`."""
+    currency = str(obj.get("currency") or "").upper() or None
+    amount = obj.get("amount_total")
+    if isinstance(amount, bool) or not isinstance(amount, int) or currency is None:
+        amount = None
+    else:
+        amount = from_stripe_amount(amount, currency)
+    ref = str((obj.get("metadata") or {}).get("invoice_id") or obj.get("client_reference_id") or "")
+    intent = obj.get("payment_intent")
+    customer = obj.get("customer")
+    return CheckoutSessionInfo(
+        id=str(obj["id"]),
+        url=obj.get("url"),
+        status=str(obj.get("status") or ""),
+        payment_status=str(obj.get("payment_status") or ""),
+        amount_total=amount,
+        currency=currency,
+        customer_id=customer.get("id") if isinstance(customer, dict) else customer,
+        payment_intent_id=intent.get("id") if isinstance(intent, dict) else intent,
+        invoice_id=int(ref) if ref.isdigit() and len(ref) < 19 else None,
     )
 
 
@@ -812,6 +886,112 @@ class StripeGateway:
             ))
         except stripe.StripeError:
             return None
+
+    def start_wallet_payment(
+        self,
+        *,
+        method: Literal["alipay", "wechat_pay"],
+        stripe_customer_id: str,
+        amount: int,
+        currency: str,
+        idempotency_key: str,
+        return_url: str,
+        description: str = "",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ChargeResult:
+        """A confirmed Alipay or WeChat Pay PaymentIntent, normally answering "requires_action".
+
+        Alipay: send the customer to `redirect_url` (Stripe's `next_action.redirect_to_url`);
+        they come back to `return_url`. WeChat Pay: show `qr_image_url` (`qr_code_data` is what it
+        encodes) for the customer to scan. Either way `payment_intent.succeeded` settles it.
+        Raises ValueError for a currency the method does not take (check `WALLET_CURRENCIES`).
+        """
+        money.require_int(amount)
+        if amount <= 0:
+            raise ValueError("a charge amount must be positive")
+        code = money.normalize_currency(currency)
+        if method not in WALLET_CURRENCIES:
+            raise ValueError(f"unknown wallet payment method {method!r}")
+        if code not in WALLET_CURRENCIES[method]:
+            raise ValueError(f"{method} does not take {code}")
+        _require_key(idempotency_key)
+        params: dict[str, Any] = {
+            "amount": to_stripe_amount(amount, code),
+            "currency": code.lower(),
+            "customer": stripe_customer_id,
+            "payment_method_types": [method],
+            "payment_method_data": {"type": method},
+            "confirm": True,
+            "metadata": _metadata(metadata, idempotency_key=idempotency_key, description=description),
+        }
+        if method == "alipay":
+            params["return_url"] = return_url
+        else:
+            params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
+        if description and not self.stand_in:
+            params["description"] = description[:1000]
+        with self._translate_errors("start_wallet_payment"):
+            intent = self._v1.payment_intents.create(params=params,
+                                                     options={"idempotency_key": idempotency_key})
+        return _intent_result(_as_dict(intent))
+
+    # ---- hosted Checkout
+
+    def create_checkout_session(
+        self,
+        *,
+        stripe_customer_id: str,
+        invoice_id: int,
+        amount: int,
+        currency: str,
+        description: str,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> CheckoutSessionInfo:
+        """A Checkout Session (mode "payment") collecting `amount` for our invoice `invoice_id`.
+
+        The amount is one line priced inline (our invoice, taxes included, is the source of
+        truth); `success_url` may contain `{CHECKOUT_SESSION_ID}`, which Stripe fills in. The card
+        is kept for off-session renewals (`setup_future_usage`). The caller's key is sent verbatim.
+        """
+        money.require_int(amount)
+        if amount <= 0:
+            raise ValueError("a checkout amount must be positive")
+        code = money.normalize_currency(currency)
+        _require_key(idempotency_key)
+        meta = _metadata(metadata, invoice_id=str(invoice_id), idempotency_key=idempotency_key)
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "customer": stripe_customer_id,
+            "client_reference_id": str(invoice_id),
+            "line_items": [{
+                "price_data": {"currency": code.lower(), "unit_amount": to_stripe_amount(amount, code),
+                               "product_data": {"name": description[:250] or f"Invoice {invoice_id}"}},
+                "quantity": 1,
+            }],
+            "metadata": meta,
+            "payment_intent_data": {"metadata": meta, "setup_future_usage": "off_session"},
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        with self._translate_errors("create_checkout_session"):
+            created = self._v1.checkout.sessions.create(params=params,
+                                                        options={"idempotency_key": idempotency_key})
+        return checkout_session_info(_as_dict(created))
+
+    def retrieve_checkout_session(self, checkout_session_id: str) -> CheckoutSessionInfo:
+        """The Checkout Session as Stripe sees it now (after the customer came back)."""
+        with self._translate_errors("retrieve_checkout_session"):
+            found = self._v1.checkout.sessions.retrieve(checkout_session_id)
+        return checkout_session_info(_as_dict(found))
+
+    def expire_checkout_session(self, checkout_session_id: str) -> CheckoutSessionInfo:
+        """Close an open Checkout Session so it can no longer be paid."""
+        with self._translate_errors("expire_checkout_session"):
+            expired = self._v1.checkout.sessions.expire(checkout_session_id)
+        return checkout_session_info(_as_dict(expired))
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> ChargeResult:
         """The PaymentIntent's current outcome (after 3-D Secure, or to reconcile)."""

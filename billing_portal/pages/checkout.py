@@ -1,12 +1,19 @@
 """/checkout?price=ID[&quantity=N], /checkout?pack=SLUG or /checkout?invoice=ID (an open invoice,
-paid with a saved card or a new one): the order summary and the card form.
+paid with a saved card or a new one): the order summary and the card form (or, with
+CHECKOUT_MODE=hosted, a button to Stripe Checkout's page).
 
 Signed-out visitors are sent to /login and back here. The flow is in state/checkout.py.
 """
 
 import reflex as rx
 
-from billing_portal.components.checkout import card_form, checkout_failed, loading_block, order_summary
+from billing_portal.components.checkout import (
+    card_form,
+    checkout_failed,
+    hosted_payment,
+    loading_block,
+    order_summary,
+)
 from billing_portal.components.layout import page_shell
 from billing_portal.state.checkout import ROUTE as _ROUTE
 from billing_portal.state.checkout import CheckoutState
@@ -39,7 +46,7 @@ def checkout_page() -> rx.Component:
                     CheckoutState.loaded,
                     rx.grid(
                         order_summary(),
-                        card_form(),
+                        rx.cond(CheckoutState.hosted, hosted_payment(), card_form()),
                         columns=rx.breakpoints(initial="1", md="2"),
                         gap=rx.breakpoints(initial="16px", md="24px"),
                         align_items="start",

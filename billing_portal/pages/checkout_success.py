@@ -1,4 +1,5 @@
-"""/checkout/success?invoice=NUMBER: the receipt, read again on the server for the signed-in user."""
+"""/checkout/success?invoice=NUMBER (or ?session_id=cs_... back from hosted Stripe Checkout): the
+receipt, read again on the server for the signed-in user."""
 
 import reflex as rx
 

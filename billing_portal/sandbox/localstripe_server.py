@@ -10,17 +10,18 @@ every run -- and every parallel run on the machine -- share and clobber one stor
 and keeps its data in memory only. Reset it with `DELETE /_config/data` (this does not forget
 webhooks registered with `POST /_config/webhooks/<name>`).
 
-localstripe builds one module-level aiohttp `app` at import time; routes it lacks (e.g. a minimal
-Checkout Session) can be added before the server starts:
+localstripe builds one module-level aiohttp `app` at import time; routes it lacks can be added before the server starts:
 
     from aiohttp import web
     from billing_portal.sandbox import localstripe_server
 
-    localstripe_server.main(["--port", "8420"], extra_routes=[web.post("/v1/checkout/sessions", handler)])
+    localstripe_server.main(["--port", "8420"], extra_routes=[web.post("/v1/things", handler)])
 
 Added routes go through localstripe's middlewares (paths outside `/_config/` and `/js.stripe.com/`
 need an `sk_...` key, as with Stripe) and come after its own routes, so they cannot override a path
 it already matches (e.g. `GET /v1/customers/search` is taken by `GET /v1/customers/{id}`).
+
+`main` always adds the sandbox's minimal Stripe Checkout (billing_portal/sandbox/checkout_sessions.py).
 
 localstripe always listens on all interfaces (IPv4 and IPv6); it has no host option.
 """
@@ -32,6 +33,8 @@ import sys
 from collections.abc import Iterable, Sequence
 
 from aiohttp import web
+
+from billing_portal.sandbox import checkout_sessions
 
 DEFAULT_PORT = 8420
 
@@ -77,7 +80,7 @@ def main(argv: Sequence[str] | None = None, extra_routes: Iterable[web.AbstractR
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
     args = parser.parse_args(argv)
-    build_app(extra_routes)
+    build_app([*checkout_sessions.routes(), *extra_routes])
     start(args.port)
 
 

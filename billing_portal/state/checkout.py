@@ -37,6 +37,7 @@ from billing_portal.billing.money import format_money
 from billing_portal import rate_limits
 from billing_portal.db import session_scope
 from billing_portal.models.types import utcnow
+from billing_portal.settings import get_settings
 from billing_portal.state.auth import AuthState
 
 logger = logging.getLogger(__name__)
@@ -348,6 +349,10 @@ class CheckoutState(AuthState):
     pay_error: str = ""
     # The bank has not answered yet ("processing"): no retry, the history page will show it.
     pending_message: str = ""
+    # CHECKOUT_MODE=hosted (and no free trial): "Pay" sends the customer to Stripe Checkout.
+    hosted: bool = False
+    # Back from Stripe Checkout without paying (its cancel_url).
+    came_back: bool = False
 
     # Kept on the server only: what the URL asked for and the intents this server created.
     _target: CheckoutTarget | None = None
@@ -369,6 +374,7 @@ class CheckoutState(AuthState):
         self.saved_cards, self.selected_card = [], NEW_CARD
         self.card_ready, self.card_error = False, ""
         self.paying, self.step, self.pay_error, self.pending_message = False, "", "", ""
+        self.hosted = self.came_back = False
         self._target = None
         self._setup_intent_id = self._payment_intent_id = ""
 
@@ -416,6 +422,11 @@ class CheckoutState(AuthState):
             format_money(0, summary.currency, user.locale) if summary.trial_days > 0 else summary.total_label
         )
         self.loaded = True
+        # A free trial needs a card saved for its end: the card form, whatever the mode.
+        self.hosted = get_settings().checkout_mode == "hosted" and summary.trial_days == 0
+        if self.hosted:
+            self.came_back = str(self.router.url.query_parameters.get("canceled") or "") == "1"
+            return None
         return rx.call_script(
             mount_card_js(summary.stripe_js_url, summary.publishable_key),
             callback=CheckoutState.card_mounted,
@@ -469,6 +480,48 @@ class CheckoutState(AuthState):
                 return
             self._setup_intent_id = setup.setup_intent_id
         yield rx.call_script(confirm_setup_js(setup.client_secret), callback=CheckoutState.card_set_up)
+
+    @rx.event(background=True)
+    async def pay_hosted(self):
+        """Create (or find) the invoice and its Stripe Checkout Session; go to Stripe's page."""
+        async with self:
+            if self.paying or not self.loaded or not self.hosted or self._target is None:
+                return
+            self.paying, self.step, self.pay_error, self.came_back = True, "Opening secure payment…", "", False
+            token, target = self.session_token, self._target
+        public = get_settings().public_url.rstrip("/")
+        cancel = target_path(target)
+        cancel += f"{'&' if '?' in cancel else '?'}canceled=1"
+
+        def begin():
+            with session_scope() as session:
+                user = accounts.user_for_token(session, token) if token else None
+                if user is None:
+                    return None
+                return checkout.begin_hosted_checkout(
+                    session, user=user, price_id=target.price_id, pack_slug=target.pack_slug,
+                    quantity=target.quantity, success_url=f"{public}{SUCCESS_ROUTE}?session_id={{CHECKOUT_SESSION_ID}}",
+                    cancel_url=f"{public}{cancel}",
+                )
+
+        try:
+            hosted = await rx.run_in_thread(begin)
+        except DomainError as exc:
+            async with self:
+                self._fail(str(exc))
+            return
+        except Exception:
+            logger.exception("begin_hosted_checkout failed")
+            async with self:
+                self._fail(UNEXPECTED)
+            return
+        async with self:
+            if hosted is None:
+                self._fail(SIGNED_OUT)
+                return
+            self.step = "Redirecting to Stripe…"
+        # Stripe's page is on another host: the browser leaves the app (window.location).
+        yield rx.redirect(hosted.url)
 
     @rx.event(background=True)
     async def card_set_up(self, result: dict):
@@ -637,6 +690,12 @@ class CheckoutSuccessState(AuthState):
         self.paid, self.receipt_lines, self.trial = False, [], False
         params = self.router.url.query_parameters
         number = str(params.get("invoice") or "").strip()[:40]
+        checkout_session_id = str(params.get("session_id") or "").strip()[:200]
+        if checkout_session_id:
+            with session_scope() as session:
+                if self._resolve_user(session) is None:
+                    return login_redirect(f"{SUCCESS_ROUTE}?{urlencode({'session_id': checkout_session_id})}")
+            return CheckoutSuccessState.finish_hosted(checkout_session_id)
         try:
             with session_scope() as session:
                 user = self._resolve_user(session)
@@ -658,8 +717,43 @@ class CheckoutSuccessState(AuthState):
             logger.exception("checkout receipt failed")
             self.error = "Your receipt could not be loaded. Your billing history lists every payment."
             return None
+        self._show(receipt)
+        return None
+
+    def _show(self, receipt: ReceiptView) -> None:
         self.title, self.amount_label = receipt.title, receipt.amount_label
         self.invoice_number, self.paid = receipt.invoice_number, receipt.paid
         self.receipt_lines = receipt.lines
         self.loaded = True
-        return None
+
+    @rx.event(background=True)
+    async def finish_hosted(self, checkout_session_id: str):
+        """Back from Stripe Checkout: the server asks Stripe how it ended (never the URL), records it."""
+        async with self:
+            token = self.session_token
+
+        def finish():
+            with session_scope() as session:
+                user = accounts.user_for_token(session, token) if token else None
+                if user is None:
+                    return None
+                number = checkout.finish_hosted_checkout(session, user=user,
+                                                         checkout_session_id=str(checkout_session_id))
+                return read_receipt(session, user, number)
+
+        try:
+            receipt = await rx.run_in_thread(finish)
+        except DomainError as exc:
+            async with self:
+                self.error = str(exc)
+            return
+        except Exception:
+            logger.exception("finish_hosted_checkout failed")
+            async with self:
+                self.error = "Your receipt could not be loaded. Your billing history lists every payment."
+            return
+        async with self:
+            if receipt is None:
+                self.error = SIGNED_OUT
+            else:
+                self._show(receipt)

@@ -3,7 +3,9 @@
 The app gets a fresh SQLite file in a temp dir (DATABASE_URL), migrated and seeded through the CLI
 (`python -m billing_portal migrate` / `seed-demo`), exactly as an operator would. In prod mode
 Reflex serves the built frontend and the backend on one port, so PUBLIC_URL, API_URL and the only
-allowed origin are the same URL. The whole process group is stopped at the end.
+allowed origin are the same URL. The whole process group is stopped at the end. A test needing
+other settings asks `app_server.ensure({"CHECKOUT_MODE": "hosted"})`: the app restarts on the same
+port and database with them, and `app_url` restarts it with the defaults for the next test.
 
 Chromium is Debian's (/usr/bin/chromium): `playwright install` cannot download here.
 """
@@ -97,6 +99,81 @@ def localstripe_url() -> Iterator[str]:
         yield handle.url
 
 
+class AppServer:
+    """The app under test: one SQLite database and port, restarted when a test needs other settings.
+
+    `ensure(extra_env)` answers the URL of the app running with those extra environment variables
+    (e.g. {"CHECKOUT_MODE": "hosted"}), restarting it on the same port and database only when they
+    differ from the running app's, so tests of the default settings never see another mode.
+    """
+
+    def __init__(self, work: Path, localstripe_url: str, database_url: str):
+        self.work = work
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.localstripe_url = localstripe_url
+        self.proc: subprocess.Popen | None = None
+        self.extra: dict[str, str] | None = None
+        self.env = {
+            **os.environ,
+            "BILLING_PORTAL_ENV_FILE": os.devnull,  # a developer's .env must not steer the app
+            "DATABASE_URL": database_url,
+            "PUBLIC_URL": self.url,
+            "API_URL": self.url,
+            "ALLOWED_ORIGINS": f'["{self.url}"]',
+            "STORAGE_DIR": str(work / "files"),
+            "STRIPE_API_BASE": localstripe_url,
+            "STRIPE_JS_URL": f"{localstripe_url}/js.stripe.com/v3/",
+            "PYTHONUNBUFFERED": "1",
+            # Every browser test signs up and pays from 127.0.0.1: limits are tested without a browser.
+            "RATE_LIMIT_SIGN_UP": "10000/hour",
+            "RATE_LIMIT_SIGN_IN": "10000/minute",
+            "RATE_LIMIT_CHECKOUT": "10000/minute",
+            "REFLEX_TELEMETRY_ENABLED": "false",
+        }
+        self.env.pop("REDIS_URL", None)
+        for command in ("migrate", "seed-demo"):
+            done = subprocess.run(
+                [sys.executable, "-m", "billing_portal", command],
+                cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=180,
+            )
+            assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
+
+    def ensure(self, extra_env: dict[str, str] | None = None) -> str:
+        extra = dict(extra_env or {})
+        if self.proc is not None and self.proc.poll() is None and extra == self.extra:
+            return self.url
+        self.stop()
+        self._start(extra)
+        return self.url
+
+    def _start(self, extra: dict[str, str]) -> None:
+        log_path = self.work / f"reflex-{len(list(self.work.glob('reflex-*.log')))}.log"
+        started = time.monotonic()
+        with open(log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "reflex", "run", "--env", "prod",
+                 "--frontend-port", str(self.port), "--backend-port", str(self.port), "--loglevel", "info"],
+                cwd=ROOT, env={**self.env, **extra}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group, stopped as a whole
+            )
+        self.extra = extra
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(f"reflex run exited with {self.proc.returncode}:\n{_tail(log_path)}")
+            if time.monotonic() - started > START_TIMEOUT:
+                pytest.fail(f"the app did not answer within {START_TIMEOUT:.0f} s:\n{_tail(log_path)}")
+            if _status(f"{self.url}/api/health") == 200 and _status(f"{self.url}/pricing") == 200:
+                break
+            time.sleep(0.5)
+        print(f"\n[e2e] app {extra or ''} up at {self.url} after {time.monotonic() - started:.1f} s (log: {log_path})")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
+
+
 @pytest.fixture(scope="session")
 def app_database_url(tmp_path_factory) -> str:
     """The app's database, for tests that set up what no page can (e.g. a failed renewal)."""
@@ -104,56 +181,15 @@ def app_database_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory, localstripe_url, app_database_url) -> Iterator[str]:
-    work = tmp_path_factory.mktemp("e2e-app")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "BILLING_PORTAL_ENV_FILE": os.devnull,  # a developer's .env must not steer the app
-        "DATABASE_URL": app_database_url,
-        "PUBLIC_URL": url,
-        "API_URL": url,
-        "ALLOWED_ORIGINS": f'["{url}"]',
-        "STORAGE_DIR": str(work / "files"),
-        "STRIPE_API_BASE": localstripe_url,
-        "STRIPE_JS_URL": f"{localstripe_url}/js.stripe.com/v3/",
-        "PYTHONUNBUFFERED": "1",
-        # Every browser test signs up and pays from 127.0.0.1: limits are tested without a browser.
-        "RATE_LIMIT_SIGN_UP": "10000/hour",
-        "RATE_LIMIT_SIGN_IN": "10000/minute",
-        "RATE_LIMIT_CHECKOUT": "10000/minute",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-    }
-    env.pop("REDIS_URL", None)
-
-    for command in ("migrate", "seed-demo"):
-        done = subprocess.run(
-            [sys.executable, "-m", "billing_portal", command],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
-        )
-        assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
-
-    log_path = work / "reflex.log"
-    started = time.monotonic()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "reflex", "run", "--env", "prod",
-             "--frontend-port", str(port), "--backend-port", str(port), "--loglevel", "info"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group, stopped as a whole
-        )
+def app_server(tmp_path_factory, localstripe_url, app_database_url) -> Iterator[AppServer]:
+    server = AppServer(tmp_path_factory.mktemp("e2e-app"), localstripe_url, app_database_url)
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"reflex run exited with {proc.returncode}:\n{_tail(log_path)}")
-            if time.monotonic() - started > START_TIMEOUT:
-                pytest.fail(f"the app did not answer within {START_TIMEOUT:.0f} s:\n{_tail(log_path)}")
-            if _status(f"{url}/api/health") == 200 and _status(f"{url}/pricing") == 200:
-                break
-            time.sleep(0.5)
-        elapsed = time.monotonic() - started
-        print(f"\n[e2e] app up at {url} after {elapsed:.1f} s (log: {log_path})")
-        yield url
+        yield server
     finally:
-        _stop(proc)
+        server.stop()
+
+
+@pytest.fixture
+def app_url(app_server) -> str:
+    """The app with the default settings (started once, restarted only after a test changed them)."""
+    return app_server.ensure()
