@@ -9,9 +9,12 @@ from billing_portal.api import build_api
 from billing_portal.jobs.runner import embedded_runner
 from billing_portal.pages import billing_history, billing_overview, billing_plan, index, login, pricing, signup
 from billing_portal.pages import checkout, checkout_success
+from billing_portal.pages import billing_details, billing_files
 from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.billing import HistoryState, OverviewState, PlanState
+from billing_portal.state.billing_details import DetailsState
 from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
+from billing_portal.state.files import FilesState
 from billing_portal.state.pricing import PricingState
 
 app = rx.App(
@@ -40,4 +43,9 @@ app.add_page(checkout.checkout_page, route=checkout.ROUTE, title=checkout.TITLE,
 app.add_page(
     checkout_success.checkout_success_page, route=checkout_success.ROUTE, title=checkout_success.TITLE,
     on_load=CheckoutSuccessState.on_load,
+)
+app.add_page(billing_files.billing_files_page, route=billing_files.ROUTE, title=billing_files.TITLE, on_load=FilesState.on_load)
+app.add_page(
+    billing_details.billing_details_page, route=billing_details.ROUTE, title=billing_details.TITLE,
+    on_load=DetailsState.on_load,
 )

@@ -195,7 +195,7 @@ def begin_card_setup(session: Session, *, user: CurrentUser) -> CardSetup:
     """Create (or update) the customer at Stripe from our billing details; a SetupIntent to save a card."""
     customer = _customer(session, user)
     gw = stripe_gateway.gateway()
-    stripe_customer_id = _ensure_stripe_customer(session, gw, customer, user)
+    stripe_customer_id = ensure_stripe_customer(session, gw, customer, user)
     with _stripe_errors():
         intent = gw.create_setup_intent(stripe_customer_id)
     return CardSetup(setup_intent_id=intent.id, client_secret=intent.client_secret or "")
@@ -312,7 +312,8 @@ def _stripe_errors() -> Iterator[None]:
         raise DomainError(str(exc)) from None
 
 
-def _ensure_stripe_customer(session: Session, gw, customer: Customer, user: CurrentUser) -> str:
+def ensure_stripe_customer(session: Session, gw, customer: Customer, user: CurrentUser) -> str:
+    """Create or update the customer at Stripe from our billing details (also used when they change)."""
     with _stripe_errors():
         stripe_id = gw.ensure_customer(
             stripe_customer_id=customer.stripe_customer_id,
