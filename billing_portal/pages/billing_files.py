@@ -23,6 +23,9 @@ TITLE = "Files · Billing Portal"
 # What the file chooser offers and the dropzone lets through; the server decides by content.
 ACCEPT = {kind.mime: [f".{ext}" for ext in kind.extensions] for kind in files.KINDS.values()}
 CATEGORY_ICONS = {"image": "image", "video": "film", "document": "file_text"}
+# Read by screen readers, not shown.
+SCREEN_READER_ONLY = {"position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
+                      "clip": "rect(0 0 0 0)", "whiteSpace": "nowrap"}
 
 
 def _labelled(label: str, field_id: str, control: rx.Component) -> rx.Component:
@@ -245,7 +248,7 @@ def _table() -> rx.Component:
                 rx.table.column_header_cell("Type"),
                 rx.table.column_header_cell("Size"),
                 rx.table.column_header_cell("Uploaded"),
-                rx.table.column_header_cell(rx.el.span("Actions", class_name="rt-sr-only"), justify="end"),
+                rx.table.column_header_cell(rx.el.span("Actions", style=SCREEN_READER_ONLY), justify="end"),
             )
         ),
         rx.table.body(rx.foreach(FilesState.rows, _table_row)),
@@ -340,7 +343,7 @@ def _details_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(d.name, overflow_wrap="anywhere"),
-            rx.dialog.description("File details and share link", class_name="rt-sr-only"),
+            rx.dialog.description("File details and share link", style=SCREEN_READER_ONLY),
             rx.vstack(
                 rx.data_list.root(
                     _fact("Type", d.kind + " (" + d.content_type + ")", overflow_wrap="anywhere"),
@@ -371,6 +374,7 @@ def _details_dialog() -> rx.Component:
                     ),
                     on_submit=lambda _form: FilesState.create_share_link(),
                     reset_on_submit=False,
+                    no_validate=True,  # hours outside 24-168 get the server's message, not the browser's
                 ),
                 rx.text(f"From {low} hours (1 day) to {high} hours (7 days).", size="1",
                         color=rx.color("gray", 10), id="share-hours-hint"),
