@@ -7,7 +7,7 @@ from billing_portal.billing.billing_details import FIELD_LIMITS, LABELS, countri
 from billing_portal.components.billing import guarded, notice_callout, page_header
 from billing_portal.components.forms import error_callout
 from billing_portal.components.layout import page_shell
-from billing_portal.state.billing_details import ROUTE, DetailsState
+from billing_portal.state.billing_details import MESSAGES_ID, ROUTE, DetailsState
 
 TITLE = "Billing details · Billing Portal"
 OPTIONAL = {"company", "address_line1", "address_line2", "city", "postal_code", "region", "tax_id"}
@@ -110,6 +110,7 @@ def _form() -> rx.Component:
         ),
         on_submit=DetailsState.save,
         reset_on_submit=False,
+        no_validate=True,  # the engine's message per field, the same in every browser
         key=DetailsState.form_version,
         width="100%",
         id="details-form",
@@ -118,7 +119,6 @@ def _form() -> rx.Component:
 
 def billing_details_page() -> rx.Component:
     body = rx.vstack(
-        notice_callout(DetailsState.notice),
         rx.card(_form(), size=rx.breakpoints(initial="2", sm="4"), width="100%"),
         rx.text(
             "Issued invoices keep the details they were issued with; unpaid ones take the new details.",
@@ -131,7 +131,8 @@ def billing_details_page() -> rx.Component:
     return page_shell(
         rx.vstack(
             page_header("Billing details", "Who your invoices are made out to.", "Details"),
-            error_callout(DetailsState.error),
+            rx.box(error_callout(DetailsState.error), notice_callout(DetailsState.notice), id=MESSAGES_ID,
+                   width="100%", scroll_margin_top="84px"),  # clear of the sticky nav bar
             guarded(body, loaded=DetailsState.loaded),
             spacing="5",
             width="100%",

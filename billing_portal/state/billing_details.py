@@ -19,6 +19,7 @@ from billing_portal.state.billing import UNEXPECTED, BillingState, login_redirec
 logger = logging.getLogger(__name__)
 
 ROUTE = "/billing/details"
+MESSAGES_ID = "details-messages"  # where the outcome of a save shows, scrolled into view
 
 
 def form_values(details: billing_details.BillingDetails) -> dict[str, str]:
@@ -86,3 +87,4 @@ class DetailsState(BillingState):
             self.error = UNEXPECTED
         finally:
             self.saving = False
+        yield rx.scroll_to(MESSAGES_ID)

@@ -10,6 +10,7 @@ import re
 import urllib.request
 import uuid
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.billing.test_files import exe, image, mp4, pdf_sample
@@ -17,6 +18,14 @@ from tests.billing.test_files import exe, image, mp4, pdf_sample
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def _patient_expectations():
+    """A loaded machine (parallel builds) can take seconds per server round trip."""
+    expect.set_options(timeout=20_000)
+    yield
+    expect.set_options(timeout=5_000)
 PHOTO = image("PNG") + b"\x00" * (6 * 1024 * 1024)  # large enough to watch the progress bar
 CONTRACT = pdf_sample("Service contract 2026")
 CLIP = mp4()
