@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stand_ins import start_localstripe
+from tests.support.stand_ins import start_localstripe, start_moto
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -39,6 +39,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 START_TIMEOUT = float(os.environ.get("E2E_START_TIMEOUT", "420"))  # a cold bun install + build
+# "s3": the app keeps files and PDFs in moto's S3 over HTTP instead of on local disk.
+E2E_STORAGE = os.environ.get("E2E_STORAGE", "local")
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +100,23 @@ def localstripe_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory, localstripe_url) -> Iterator[str]:
+def storage_env() -> Iterator[dict[str, str]]:
+    """The app's storage settings: none for local disk; with E2E_STORAGE=s3, a moto server and a bucket."""
+    if E2E_STORAGE != "s3":
+        yield {}
+        return
+    import boto3  # only this mode needs it
+
+    with start_moto() as moto:
+        keys = {"aws_access_key_id": "e2e", "aws_secret_access_key": "e2e-secret"}
+        boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1", **keys).create_bucket(Bucket="e2e-files")
+        yield {"STORAGE_BACKEND": "s3", "S3_ENDPOINT_URL": moto.url, "S3_BUCKET": "e2e-files",
+               "S3_REGION": "us-east-1", "S3_ACCESS_KEY_ID": keys["aws_access_key_id"],
+               "S3_SECRET_ACCESS_KEY": keys["aws_secret_access_key"]}
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, localstripe_url, storage_env) -> Iterator[str]:
     work = tmp_path_factory.mktemp("e2e-app")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -114,6 +132,7 @@ def app_url(tmp_path_factory, localstripe_url) -> Iterator[str]:
         "STRIPE_JS_URL": f"{localstripe_url}/js.stripe.com/v3/",
         "PYTHONUNBUFFERED": "1",
         "REFLEX_TELEMETRY_ENABLED": "false",
+        **storage_env,
     }
     env.pop("REDIS_URL", None)
 

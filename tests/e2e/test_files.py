@@ -83,7 +83,7 @@ def throttle_uploads(page: Page, bytes_per_second: int | None) -> None:
     })
 
 
-def test_upload_list_share_and_delete(browser: Browser, app_url, screenshots_dir):
+def test_upload_list_share_and_delete(browser: Browser, app_url, storage_env, screenshots_dir):
     context = browser.new_context(viewport=DESKTOP, base_url=app_url)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url)
     page = context.new_page()
@@ -164,6 +164,10 @@ def test_upload_list_share_and_delete(browser: Browser, app_url, screenshots_dir
     expect(dialog.locator("#share-note")).to_have_text(
         "Anyone with this link can download the file for 48 hours (2 days).")
     link = dialog.locator("#share-url").input_value()
+    if storage_env:  # E2E_STORAGE=s3: a presigned link straight to the bucket
+        assert link.startswith(f"{storage_env['S3_ENDPOINT_URL']}/e2e-files/files/") and "Signature=" in link
+    else:
+        assert link.startswith(f"{app_url}/api/files/download?token=")
     dialog.get_by_role("button", name="Copy").click()
     expect(page.get_by_text("Link copied")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == link
