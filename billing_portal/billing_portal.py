@@ -10,9 +10,12 @@ from billing_portal.jobs.runner import embedded_runner
 from billing_portal.pages import billing_history, billing_overview, billing_plan, index, login, pricing, signup
 from billing_portal.pages import checkout, checkout_success
 from billing_portal.pages import billing_payment_methods
+from billing_portal.pages import billing_details, billing_files
 from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.billing import HistoryState, OverviewState, PlanState
+from billing_portal.state.billing_details import DetailsState
 from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
+from billing_portal.state.files import FilesState
 from billing_portal.state.pricing import PricingState
 from billing_portal.pages import admin_refunds
 from billing_portal.state.admin_refunds import RefundsAdminState
@@ -62,4 +65,9 @@ app.add_page(admin_dashboard.alerts_page, route=admin_dashboard.ALERTS_ROUTE, ti
 app.add_page(
     billing_payment_methods.billing_payment_methods_page, route=billing_payment_methods.ROUTE,
     title=billing_payment_methods.TITLE, on_load=PaymentMethodsState.on_load,
+)
+app.add_page(billing_files.billing_files_page, route=billing_files.ROUTE, title=billing_files.TITLE, on_load=FilesState.on_load)
+app.add_page(
+    billing_details.billing_details_page, route=billing_details.ROUTE, title=billing_details.TITLE,
+    on_load=DetailsState.on_load,
 )

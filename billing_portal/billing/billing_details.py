@@ -10,6 +10,8 @@
 - Preferred currency: one the catalog sells in (or the customer's current one).
 - Locale: one Babel knows, kept in its canonical form (ko_KR).
 
+`save_billing_details` is the details page's save: the form's fields over the stored ones, and the
+customer at Stripe (when there is one) updated first, so a refusal there changes nothing here.
 `update_billing_details` validates everything first and raises `InvalidBillingDetails` (with one
 message per field in `.errors`) before touching the row, so bad input changes nothing. On success
 every open (unpaid) invoice takes the new details and its PDF is drawn again
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from functools import cache
 
@@ -29,8 +31,11 @@ from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session
 
 from billing_portal.billing import repository
+from billing_portal.billing.accounts import CurrentUser
+from billing_portal.billing.checkout import ensure_stripe_customer
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.invoice_pdfs import refresh_open_invoices
+from billing_portal.gateways import stripe_gateway
 from billing_portal.gateways.storage import Storage
 from billing_portal.models import Customer
 from billing_portal.settings import get_settings
@@ -75,6 +80,9 @@ LABELS = {
     "city": "City", "postal_code": "Postal code", "region": "State or region", "country": "Country",
     "tax_id": "Tax ID", "invoice_email": "Invoice email", "preferred_currency": "Currency", "locale": "Language",
 }
+# What the details page edits; currency and language keep their stored values there.
+FORM_FIELDS = ("name", "company", "address_line1", "address_line2", "city", "postal_code", "region", "country",
+               "tax_id", "invoice_email")
 
 # CLDR territories that are not ISO 3166-1 countries: groupings, reserved and private-use codes.
 _NOT_COUNTRIES = frozenset({"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"})
@@ -225,6 +233,30 @@ def update_billing_details(
     session.flush()
     refreshed = refresh_open_invoices(session, customer, now=now, storage=storage)
     return Updated(details=clean, refreshed_invoice_ids=tuple(refreshed))
+
+
+def save_billing_details(
+    session: Session,
+    *,
+    user: CurrentUser,
+    form: dict[str, object],
+    now: datetime | None = None,
+    storage: Storage | None = None,
+) -> Updated:
+    """The signed-in customer's details page: `form`'s FORM_FIELDS (anything else is ignored) over
+    the stored details, checked; the Stripe customer, when one exists, takes them before we do, so
+    a Stripe refusal (DomainError with its message) leaves everything as it was."""
+    customer = repository.lock_customer(session, user.customer_id) if user.customer_id else None
+    if customer is None:
+        raise NotFound("No such customer.")
+    stored = billing_details(session, customer_id=customer.id)
+    wanted = replace(stored, **{name: str(form.get(name) or "") for name in FORM_FIELDS})
+    clean = validate(session, wanted, current_currency=customer.preferred_currency)
+    if customer.stripe_customer_id:
+        for name, value in asdict(clean).items():
+            setattr(customer, name, value)
+        ensure_stripe_customer(session, stripe_gateway.gateway(), customer, user)
+    return update_billing_details(session, customer_id=customer.id, details=clean, now=now, storage=storage)
 
 
 def _clean(value: object) -> str:

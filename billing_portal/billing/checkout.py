@@ -215,7 +215,7 @@ def begin_card_setup(session: Session, *, user: CurrentUser) -> CardSetup:
     """Create (or update) the customer at Stripe from our billing details; a SetupIntent to save a card."""
     customer = _customer(session, user)
     gw = stripe_gateway.gateway()
-    stripe_customer_id = _ensure_stripe_customer(session, gw, customer, user)
+    stripe_customer_id = ensure_stripe_customer(session, gw, customer, user)
     with _stripe_errors():
         intent = gw.create_setup_intent(stripe_customer_id)
     return CardSetup(setup_intent_id=intent.id, client_secret=intent.client_secret or "")
@@ -350,7 +350,7 @@ def begin_hosted_checkout(
     target = _target(session, price_id, pack_slug, quantity)
     repository.lock_customer(session, customer.id)
     gw = stripe_gateway.gateway()
-    stripe_customer_id = _ensure_stripe_customer(session, gw, customer, user)
+    stripe_customer_id = ensure_stripe_customer(session, gw, customer, user)
     invoice = _invoice_to_collect(session, customer, target, now)
     if invoice.status != InvoiceStatus.OPEN:
         raise DomainError(f"Invoice {invoice.number} is {invoice.status}: there is nothing to pay.")
@@ -442,7 +442,7 @@ def pay_with_wallet(
                           f"{', '.join(sorted(accepted))}. Pay by card instead.")
     repository.lock_customer(session, customer.id)
     gw = stripe_gateway.gateway()
-    stripe_customer_id = _ensure_stripe_customer(session, gw, customer, user)
+    stripe_customer_id = ensure_stripe_customer(session, gw, customer, user)
     invoice = _invoice_to_collect(session, customer, target, now)
     key = f"invoice:{invoice.id}:{method}"
     existing = repository.payment_by_key(session, key)
@@ -517,7 +517,8 @@ def _tax_rule(customer: Customer) -> tuple[Decimal, bool]:
     return (rule.rate, rule.inclusive) if rule else (Decimal("0"), False)
 
 
-def _ensure_stripe_customer(session: Session, gw, customer: Customer, user: CurrentUser) -> str:
+def ensure_stripe_customer(session: Session, gw, customer: Customer, user: CurrentUser) -> str:
+    """Create or update the customer at Stripe from our billing details (also used when they change)."""
     with _stripe_errors():
         stripe_id = gw.ensure_customer(
             stripe_customer_id=customer.stripe_customer_id,

@@ -274,6 +274,14 @@ def storage_usage(session: Session, *, customer_id: int, now: datetime | None = 
                         storage_quota(session, customer_id))
 
 
+def type_refused_message(name: str) -> str:
+    return f"“{name}” is not a file type we accept. Upload {ALLOWED_LABEL} files."
+
+
+def too_large_message(name: str) -> str:
+    return f"“{name}” is larger than the upload limit of {human_size(get_settings().max_upload_bytes)}."
+
+
 def _quota_message(name: str, left: int) -> str:
     return (f"“{name}” does not fit in your storage ({human_size(left)} left). "
             "Delete some files or move to a plan with more storage.")
@@ -360,7 +368,7 @@ def upload(
     limit = get_settings().max_upload_bytes
     quota = storage_quota(session, customer_id)
     left = None if quota is None else max(quota - repository.storage_used(session, customer_id, now), 0)
-    too_large = f"“{name}” is larger than the upload limit of {human_size(limit)}."
+    too_large = too_large_message(name)
     if declared_size is not None:
         if declared_size > limit:
             raise FileRejected(too_large)
@@ -372,7 +380,7 @@ def upload(
         raise FileRejected(f"“{name}” is empty.")
     kind = detect_kind(head)
     if kind is None:
-        raise FileRejected(f"“{name}” is not a file type we accept. Upload {ALLOWED_LABEL} files.")
+        raise FileRejected(type_refused_message(name))
     extension = _extension(name)
     if extension not in kind.extensions:
         shown = f".{extension}" if extension else "no extension"

@@ -9,7 +9,8 @@ from billing_portal.components.layout import section_tabs
 from billing_portal.state.billing import BannerView, BillingState, HistoryRowView
 
 BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history"),
-                ("Payment methods", "/billing/payment-methods")]
+                ("Payment methods", "/billing/payment-methods"), ("Files", "/billing/files"),
+                ("Details", "/billing/details")]
 
 
 def status_color(group) -> rx.Var:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stand_ins import start_localstripe
+from tests.support.stand_ins import start_localstripe, start_moto
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -41,6 +41,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 START_TIMEOUT = float(os.environ.get("E2E_START_TIMEOUT", "420"))  # a cold bun install + build
+# "s3": the app keeps files and PDFs in moto's S3 over HTTP instead of on local disk.
+E2E_STORAGE = os.environ.get("E2E_STORAGE", "local")
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +109,7 @@ class AppServer:
     differ from the running app's, so tests of the default settings never see another mode.
     """
 
-    def __init__(self, work: Path, localstripe_url: str, database_url: str):
+    def __init__(self, work: Path, localstripe_url: str, database_url: str, storage_env: dict[str, str]):
         self.work = work
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -130,6 +132,7 @@ class AppServer:
             "RATE_LIMIT_SIGN_IN": "10000/minute",
             "RATE_LIMIT_CHECKOUT": "10000/minute",
             "REFLEX_TELEMETRY_ENABLED": "false",
+            **storage_env,
         }
         self.env.pop("REDIS_URL", None)
         for command in ("migrate", "seed-demo"):
@@ -175,14 +178,30 @@ class AppServer:
 
 
 @pytest.fixture(scope="session")
+def storage_env() -> Iterator[dict[str, str]]:
+    """The app's storage settings: none for local disk; with E2E_STORAGE=s3, a moto server and a bucket."""
+    if E2E_STORAGE != "s3":
+        yield {}
+        return
+    import boto3  # only this mode needs it
+
+    with start_moto() as moto:
+        keys = {"aws_access_key_id": "e2e", "aws_secret_access_key": "e2e-secret"}
+        boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1", **keys).create_bucket(Bucket="e2e-files")
+        yield {"STORAGE_BACKEND": "s3", "S3_ENDPOINT_URL": moto.url, "S3_BUCKET": "e2e-files",
+               "S3_REGION": "us-east-1", "S3_ACCESS_KEY_ID": keys["aws_access_key_id"],
+               "S3_SECRET_ACCESS_KEY": keys["aws_secret_access_key"]}
+
+
+@pytest.fixture(scope="session")
 def app_database_url(tmp_path_factory) -> str:
     """The app's database, for tests that set up what no page can (e.g. a failed renewal)."""
     return f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'billing.db'}"
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory, localstripe_url, app_database_url) -> Iterator[AppServer]:
-    server = AppServer(tmp_path_factory.mktemp("e2e-app"), localstripe_url, app_database_url)
+def app_server(tmp_path_factory, localstripe_url, app_database_url, storage_env) -> Iterator[AppServer]:
+    server = AppServer(tmp_path_factory.mktemp("e2e-app"), localstripe_url, app_database_url, storage_env)
     try:
         yield server
     finally:
