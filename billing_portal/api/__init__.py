@@ -3,6 +3,7 @@
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from billing_portal.api.documents import credit_note, invoice_pdf
 from billing_portal.api.downloads import download
 from billing_portal.api.health import health
 from billing_portal.api.webhooks import stripe_webhook
@@ -14,4 +15,6 @@ def build_api() -> Starlette:
         Route("/api/health", health, methods=["GET"]),
         Route("/api/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route(DOWNLOAD_ROUTE, download, methods=["GET"]),
+        Route("/api/invoices/{object_id}/pdf", invoice_pdf, methods=["GET"]),
+        Route("/api/refunds/{object_id}/credit-note", credit_note, methods=["GET"]),
     ])

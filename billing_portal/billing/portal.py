@@ -25,6 +25,7 @@ from billing_portal.billing.catalog import PRICING_INTERVALS, period_label
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.lifecycle import Event, allowed_events
 from billing_portal.billing.money import format_money, to_major
+from billing_portal.billing.refund_requests import REFUNDABLE_STATUSES
 from billing_portal.billing.subscriptions import ChangePreview
 from billing_portal.billing.tax import line_tax
 from billing_portal.models import Customer, Plan, Price, Subscription
@@ -524,6 +525,9 @@ class HistoryRow:
     reference: str  # the invoice number the row belongs to
     description: str
     invoice_id: int | None
+    has_pdf: bool = False  # an invoice's PDF, or a succeeded refund's credit note
+    can_request_refund: bool = False  # a paid payment with no refund request waiting
+    refund_requested_label: str = ""  # "Refund requested: ₩5,000" while a request waits
 
 
 @dataclass(frozen=True)
@@ -584,6 +588,7 @@ def _rows(session: Session, customer_id: int, raw) -> Iterator[HistoryRow]:
     numbers = repository.invoice_numbers(
         session, customer_id, {r.invoice_id for r in raw if r.invoice_id is not None}
     )
+    requested = repository.pending_refund_requests_of(session, customer_id, {r.id for r in raw if r.kind == "payment"})
     for r in raw:
         number = numbers.get(r.invoice_id, "") if r.invoice_id is not None else ""
         amount = -r.amount if r.kind == "refund" else r.amount
@@ -609,6 +614,11 @@ def _rows(session: Session, customer_id: int, raw) -> Iterator[HistoryRow]:
             reference=number,
             description=description,
             invoice_id=r.invoice_id,
+            has_pdf=r.kind == "invoice" or (r.kind == "refund" and r.status == "succeeded"),
+            can_request_refund=r.kind == "payment" and r.status in REFUNDABLE_STATUSES and r.id not in requested,
+            refund_requested_label=(
+                f"Refund requested: {format_money(requested[r.id], r.currency, locale)}" if r.id in requested else ""
+            ),
         )
 
 

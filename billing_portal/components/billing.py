@@ -7,6 +7,10 @@ import reflex as rx
 
 from billing_portal.state.billing import BannerView, BillingState, HistoryRowView
 
+# Read by screen readers, not shown (a column header whose cells explain themselves).
+SR_ONLY = {"position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
+           "clip": "rect(0 0 0 0)", "whiteSpace": "nowrap"}
+
 BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
 
 
@@ -179,12 +183,59 @@ def _amount(row: HistoryRowView) -> rx.Component:
     )
 
 
-def _pdf_hook() -> rx.Component:
-    # Invoice PDFs arrive with the files/PDF slice: the column is there, the link is not yet.
-    return rx.text("PDF soon", size="1", color=rx.color("gray", 9), white_space="nowrap", title="PDF download is coming soon")
+def _pdf_link(row: HistoryRowView) -> rx.Component:
+    """A plain link: the server checks the owner and redirects to a short-lived signed link."""
+    return rx.button(
+        rx.link(
+            rx.icon("file_down", size=14),
+            "PDF",
+            href=row.pdf_url,
+            underline="none",
+            aria_label=rx.cond(row.kind == "invoice", "Download invoice PDF ", "Download credit note PDF ") + row.reference,
+            class_name="pdf-link",
+        ),
+        as_child=True,
+        variant="soft",
+        color_scheme="gray",
+        size="1",
+    )
 
 
-def _history_table_row(row: HistoryRowView) -> rx.Component:
+def _row_actions(row: HistoryRowView, on_refund) -> rx.Component:
+    return rx.hstack(
+        rx.cond(row.pdf_url != "", _pdf_link(row)),
+        rx.cond(
+            row.refund_requested_label != "",
+            rx.badge(
+                "Refund requested",
+                color_scheme="amber",
+                variant="soft",
+                size="1",
+                radius="full",
+                white_space="nowrap",
+                title=row.refund_requested_label,
+                class_name="refund-requested",
+            ),
+        ),
+        rx.cond(
+            row.can_request_refund,
+            rx.button(
+                "Request refund",
+                on_click=on_refund(row.object_id),
+                variant="ghost",
+                size="1",
+                white_space="nowrap",
+                class_name="request-refund",
+            ),
+        ),
+        spacing="2",
+        align="center",
+        justify="end",
+        wrap="wrap",
+    )
+
+
+def _history_table_row(row: HistoryRowView, on_refund) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(row.date_label, white_space="nowrap")),
         rx.table.cell(row.kind_label),
@@ -197,7 +248,7 @@ def _history_table_row(row: HistoryRowView) -> rx.Component:
         ),
         rx.table.cell(status_badge(row.status_label, row.status_group)),
         rx.table.cell(_amount(row), justify="end"),
-        rx.table.cell(rx.cond(row.kind == "invoice", _pdf_hook(), rx.fragment())),
+        rx.table.cell(_row_actions(row, on_refund), justify="end"),
         class_name="history-row",
         data_kind=row.kind,
         data_group=row.status_group,
@@ -205,7 +256,7 @@ def _history_table_row(row: HistoryRowView) -> rx.Component:
     )
 
 
-def history_table(rows) -> rx.Component:
+def history_table(rows, on_refund) -> rx.Component:
     return rx.table.root(
         rx.table.header(
             rx.table.row(
@@ -214,10 +265,10 @@ def history_table(rows) -> rx.Component:
                 rx.table.column_header_cell("Description"),
                 rx.table.column_header_cell("Status"),
                 rx.table.column_header_cell("Amount", justify="end"),
-                rx.table.column_header_cell("PDF"),
+                rx.table.column_header_cell(rx.el.span("Actions", style=SR_ONLY)),
             )
         ),
-        rx.table.body(rx.foreach(rows, _history_table_row)),
+        rx.table.body(rx.foreach(rows, lambda row: _history_table_row(row, on_refund))),
         variant="surface",
         size="2",
         width="100%",
@@ -226,7 +277,7 @@ def history_table(rows) -> rx.Component:
     )
 
 
-def _history_card(row: HistoryRowView) -> rx.Component:
+def _history_card(row: HistoryRowView, on_refund) -> rx.Component:
     return rx.box(
         rx.hstack(
             rx.vstack(
@@ -252,6 +303,10 @@ def _history_card(row: HistoryRowView) -> rx.Component:
             width="100%",
             spacing="3",
         ),
+        rx.cond(
+            (row.pdf_url != "") | row.can_request_refund | (row.refund_requested_label != ""),
+            rx.box(_row_actions(row, on_refund), padding_top="8px"),
+        ),
         padding="12px",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
         class_name="history-card",
@@ -260,9 +315,9 @@ def _history_card(row: HistoryRowView) -> rx.Component:
     )
 
 
-def history_cards(rows) -> rx.Component:
+def history_cards(rows, on_refund) -> rx.Component:
     return rx.card(
-        rx.foreach(rows, _history_card),
+        rx.foreach(rows, lambda row: _history_card(row, on_refund)),
         size="1",
         width="100%",
         padding="0",

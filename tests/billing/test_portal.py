@@ -294,3 +294,22 @@ def test_a_huge_history_is_counted_only_as_far_as_pages_reach(session, history, 
     assert (page.total, page.pages, page.page, page.total_is_exact) == (6, 2, 2, False)
     assert len(page.rows) == 3
     assert portal.history_page(session, history.customer.id, page_size=50).total_is_exact
+
+
+def test_history_rows_say_which_have_a_pdf_and_which_payments_can_be_refunded(session, history):
+    from billing_portal.billing import refund_requests
+
+    cid = history.customer.id
+    rows = portal.history_page(session, cid, page_size=50).rows
+    assert all(r.has_pdf for r in rows if r.kind == "invoice")
+    assert all(r.has_pdf for r in rows if r.kind == "refund")  # the credit note of a succeeded refund
+    assert not any(r.has_pdf or r.refund_requested_label for r in rows if r.kind == "payment")
+    paid = [r for r in rows if r.kind == "payment" and r.status in ("succeeded", "partially_refunded")]
+    assert len(paid) == 4 and all(r.can_request_refund for r in paid)
+    assert not any(r.can_request_refund for r in rows if r.kind != "payment" or r.status == "failed")
+
+    refund_requests.request_refund(session, customer_id=cid, payment_id=paid[0].id, amount=3000, reason="outage")
+    again = {r.id: r for r in portal.history_page(session, cid, page_size=50).rows if r.kind == "payment"}
+    assert again[paid[0].id].refund_requested_label == "Refund requested: ₩3,000"
+    assert not again[paid[0].id].can_request_refund
+    assert again[paid[1].id].can_request_refund
