@@ -9,6 +9,10 @@ from billing_portal.api import build_api
 from billing_portal.jobs.runner import embedded_runner
 from billing_portal.pages import billing_history, billing_overview, billing_plan, index, login, pricing, signup
 from billing_portal.pages import checkout, checkout_success
+from billing_portal.components.denial import DENIED_ROUTE, DENIED_TITLE, denied_page
+from billing_portal.pages import billing_credits
+from billing_portal.state.billing import CreditsState
+from billing_portal.state.auth import AuthState
 from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.billing import HistoryState, OverviewState, PlanState
 from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
@@ -40,4 +44,9 @@ app.add_page(checkout.checkout_page, route=checkout.ROUTE, title=checkout.TITLE,
 app.add_page(
     checkout_success.checkout_success_page, route=checkout_success.ROUTE, title=checkout_success.TITLE,
     on_load=CheckoutSuccessState.on_load,
+)
+app.add_page(denied_page, route=DENIED_ROUTE, title=DENIED_TITLE, on_load=AuthState.load_session)
+app.add_page(
+    billing_credits.billing_credits_page, route=billing_credits.ROUTE, title=billing_credits.TITLE,
+    on_load=CreditsState.on_load,
 )

@@ -11,7 +11,8 @@ from billing_portal.state.billing import BannerView, BillingState, HistoryRowVie
 SR_ONLY = {"position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
            "clip": "rect(0 0 0 0)", "whiteSpace": "nowrap"}
 
-BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
+BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history"),
+                ("Credits", "/billing/credits")]
 
 
 def status_color(group) -> rx.Var:
@@ -127,6 +128,27 @@ def banner(item: BannerView, action: rx.Component | None = None) -> rx.Component
         class_name="billing-banner",
         data_kind=item.kind,
         data_tone=color,
+    )
+
+
+def page_nav(page, pages, on_previous, on_next, *, page_id: str) -> rx.Component:
+    """Previous / "Page n of m" / Next under a list paged on the server (hidden with one page)."""
+    return rx.cond(
+        pages > 1,
+        rx.el.nav(
+            rx.hstack(
+                rx.button(rx.icon("chevron_left", size=16), "Previous", on_click=on_previous, disabled=page <= 1,
+                          variant="soft", size="2"),
+                rx.text("Page ", page, " of ", pages, size="2", id=page_id),
+                rx.button("Next", rx.icon("chevron_right", size=16), on_click=on_next, disabled=page >= pages,
+                          variant="soft", size="2"),
+                align="center",
+                justify="center",
+                spacing="3",
+                width="100%",
+            ),
+            aria_label="Pages",
+        ),
     )
 
 

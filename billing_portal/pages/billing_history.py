@@ -5,7 +5,14 @@ paid payments (a dialog prefilled with what is refundable)."""
 import reflex as rx
 
 from billing_portal.billing.portal import CSV_MAX_ROWS, KIND_FILTERS, STATUS_FILTERS
-from billing_portal.components.billing import guarded, history_cards, history_table, notice_callout, page_header
+from billing_portal.components.billing import (
+    guarded,
+    history_cards,
+    history_table,
+    notice_callout,
+    page_header,
+    page_nav,
+)
 from billing_portal.components.forms import error_callout
 from billing_portal.components.layout import page_shell
 from billing_portal.state.billing import ALL, HistoryState
@@ -93,35 +100,8 @@ def _toolbar() -> rx.Component:
 
 
 def _pager() -> rx.Component:
-    return rx.cond(
-        HistoryState.pages > 1,
-        rx.el.nav(
-            rx.hstack(
-                rx.button(
-                    rx.icon("chevron_left", size=16),
-                    "Previous",
-                    on_click=HistoryState.previous_page,
-                    disabled=HistoryState.page <= 1,
-                    variant="soft",
-                    size="2",
-                ),
-                rx.text("Page ", HistoryState.page, " of ", HistoryState.pages, size="2", id="history-page"),
-                rx.button(
-                    "Next",
-                    rx.icon("chevron_right", size=16),
-                    on_click=HistoryState.next_page,
-                    disabled=HistoryState.page >= HistoryState.pages,
-                    variant="soft",
-                    size="2",
-                ),
-                align="center",
-                justify="center",
-                spacing="3",
-                width="100%",
-            ),
-            aria_label="Pages",
-        ),
-    )
+    return page_nav(HistoryState.page, HistoryState.pages, HistoryState.previous_page, HistoryState.next_page,
+                    page_id="history-page")
 
 
 def _empty() -> rx.Component:

@@ -9,7 +9,7 @@ State keeps display strings and one page of rows, never ORM objects.
 import dataclasses
 import logging
 from datetime import date
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import reflex as rx
 
@@ -83,6 +83,25 @@ class HistoryRowView:
     object_id: str = ""  # the payment id the refund dialog asks about (checked on the server)
     can_request_refund: bool = False
     refund_requested_label: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerRowView:
+    key: str = ""
+    date_label: str = ""
+    reason: str = ""
+    delta_label: str = ""
+    balance_label: str = ""
+    grant: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class PackView:
+    slug: str = ""
+    name: str = ""
+    credits_label: str = ""
+    price_label: str = ""
+    href: str = ""
 
 
 def banner_view(banner: portal.Banner) -> BannerView:
@@ -695,3 +714,63 @@ class HistoryState(BillingState):
         self.refund_payment = ""
         yield from self._load(self.page)
         self.notice = f"Refund of {amount_label} requested. Its status shows on the payment until it is decided."
+
+
+class CreditsState(BillingState):
+    """/billing/credits: the balance, one page of the ledger, the packs on sale."""
+
+    loaded: bool = False
+    loading: bool = False
+    error: str = ""
+    balance_label: str = "0"
+    page: int = 1
+    pages: int = 1
+    total: int = 0
+    rows: list[LedgerRowView] = []
+    packs: list[PackView] = []
+
+    def _load(self, page: int):
+        self.error = ""
+        self.loading = True
+        yield
+        try:
+            with session_scope() as session:
+                user = self._customer(session)
+                if user is None:
+                    if not self.access:
+                        yield login_redirect("/billing/credits")
+                    return
+                view = portal.credits_page(session, user.customer_id, page=page)
+            self.balance_label = view.balance_label
+            self.rows = [
+                LedgerRowView(str(r.id), r.date_label, r.reason, r.delta_label, r.balance_label, r.grant)
+                for r in view.rows
+            ]
+            self.packs = [
+                PackView(p.slug, p.name, p.credits_label, p.price_label, f"/checkout?{urlencode({'pack': p.slug})}")
+                for p in view.packs
+            ]
+            self.page, self.pages, self.total = view.page, view.pages, view.total
+            self.loaded = True
+        except Exception:
+            logger.exception("credits page failed")
+            self.error = UNEXPECTED
+            self.loaded = True
+        finally:
+            self.loading = False
+
+    @rx.event
+    def on_load(self):
+        self.loaded = False
+        self.rows, self.packs = [], []
+        yield from self._load(1)
+
+    @rx.event
+    def next_page(self):
+        if self.page < self.pages:
+            yield from self._load(self.page + 1)
+
+    @rx.event
+    def previous_page(self):
+        if self.page > 1:
+            yield from self._load(self.page - 1)

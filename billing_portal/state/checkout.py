@@ -532,6 +532,7 @@ def read_receipt(session, user: CurrentUser, number: str) -> ReceiptView:
 class CheckoutSuccessState(AuthState):
     loaded: bool = False
     error: str = ""
+    denied: bool = False  # another customer's receipt, or none: the denial view, nothing of it
     title: str = ""
     amount_label: str = ""
     invoice_number: str = ""
@@ -542,7 +543,7 @@ class CheckoutSuccessState(AuthState):
     @rx.event
     def on_load(self):
         self.loaded, self.error, self.title, self.amount_label, self.invoice_number = False, "", "", "", ""
-        self.paid, self.receipt_lines, self.trial = False, [], False
+        self.paid, self.receipt_lines, self.trial, self.denied = False, [], False, False
         params = self.router.url.query_parameters
         number = str(params.get("invoice") or "").strip()[:40]
         try:
@@ -559,6 +560,9 @@ class CheckoutSuccessState(AuthState):
                     self.loaded = True
                     return None
                 receipt = read_receipt(session, user, number)
+        except NotFound:
+            self.denied = True
+            return None
         except DomainError as exc:
             self.error = str(exc)
             return None

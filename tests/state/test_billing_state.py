@@ -6,6 +6,7 @@ from billing_portal.billing import portal
 from billing_portal.state.billing import (
     ALL,
     BannerView,
+    CreditsState,
     HistoryRowView,
     HistoryState,
     OverviewState,
@@ -61,7 +62,7 @@ def test_signed_out_visitors_go_to_the_login_page_and_come_back():
 def test_states_keep_no_ids_or_roles_from_the_browser():
     """The subscription is always looked up on the server; only a price id string (checked there)
     and filter values come from the page."""
-    for state in (OverviewState, PlanState, HistoryState):
+    for state in (OverviewState, PlanState, HistoryState, CreditsState):
         names = set(state.base_vars) | set(state.computed_vars)
         assert not {n for n in names if n.endswith(("customer_id", "subscription_id", "user_id", "role"))}
     assert HistoryState.get_fields()["status_filter"].default == ALL
@@ -69,3 +70,11 @@ def test_states_keep_no_ids_or_roles_from_the_browser():
 
 def test_every_status_group_has_a_filter_and_a_badge_colour():
     assert {key for key, _ in portal.STATUS_FILTERS} == set(portal.STATUS_GROUPS)
+
+
+def test_the_refund_dialog_keeps_no_amount_in_minor_units_from_the_browser():
+    """The dialog sends typed text; the engine parses it in the customer's locale and re-checks the
+    payment's owner and what is left, so a tampered payment id or amount changes nothing."""
+    fields = HistoryState.get_fields()
+    assert fields["refund_amount"].default == "" and fields["refund_payment"].default == ""
+    assert not any(name.startswith("refund_") and name.endswith("_id") for name in fields)
