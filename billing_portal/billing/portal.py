@@ -617,7 +617,8 @@ def _rows(session: Session, customer_id: int, raw) -> Iterator[HistoryRow]:
             has_pdf=r.kind == "invoice" or (r.kind == "refund" and r.status == "succeeded"),
             can_request_refund=r.kind == "payment" and r.status in REFUNDABLE_STATUSES and r.id not in requested,
             refund_requested_label=(
-                f"Refund requested: {format_money(requested[r.id], r.currency, locale)}" if r.id in requested else ""
+                f"Refund requested: {format_money(requested[r.id], r.currency, locale)}"
+                if r.kind == "payment" and r.id in requested else ""
             ),
         )
 

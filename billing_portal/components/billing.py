@@ -206,13 +206,14 @@ def _amount(row: HistoryRowView) -> rx.Component:
 
 
 def _pdf_link(row: HistoryRowView) -> rx.Component:
-    """A plain link: the server checks the owner and redirects to a short-lived signed link."""
+    """A real request, not a client-side route (reload_document): the server checks the owner and
+    redirects to a short-lived signed link, whose attachment header keeps the browser on this page."""
     return rx.button(
-        rx.link(
+        rx.el.a(
             rx.icon("file_down", size=14),
             "PDF",
             href=row.pdf_url,
-            underline="none",
+            reload_document=True,
             aria_label=rx.cond(row.kind == "invoice", "Download invoice PDF ", "Download credit note PDF ") + row.reference,
             class_name="pdf-link",
         ),

@@ -80,6 +80,33 @@ def _entry(row: LedgerRowView) -> rx.Component:
     )
 
 
+def _entry_card(row: LedgerRowView) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.text(row.reason, size="2", weight="medium"),
+            rx.text(row.date_label, size="1", color=rx.color("gray", 10)),
+            spacing="1",
+            min_width="0",
+            flex="1",
+        ),
+        rx.vstack(
+            rx.text(row.delta_label, weight="medium", color=rx.cond(row.grant, rx.color("green", 11), rx.color("gray", 12)),
+                    style=NUMBERS, white_space="nowrap"),
+            rx.text("Balance ", row.balance_label, size="1", color=rx.color("gray", 10), style=NUMBERS,
+                    white_space="nowrap"),
+            align="end",
+            spacing="1",
+        ),
+        justify="between",
+        align="start",
+        spacing="3",
+        width="100%",
+        padding="12px",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        class_name="ledger-card",
+    )
+
+
 def _ledger() -> rx.Component:
     return rx.vstack(
         rx.heading("Activity", size="4", as_="h2"),
@@ -98,9 +125,12 @@ def _ledger() -> rx.Component:
                     size="2",
                     width="100%",
                     id="ledger-table",
+                    display=["none", "none", "table"],
                 ),
+                # Phones get one card per entry: four columns do not fit 390 px.
+                rx.card(rx.foreach(CreditsState.rows, _entry_card), size="1", padding="0", width="100%",
+                        id="ledger-cards", display=["block", "block", "none"]),
                 width="100%",
-                overflow_x="auto",
                 opacity=rx.cond(CreditsState.loading, "0.55", "1"),
             ),
             rx.card(

@@ -132,7 +132,7 @@ def _refund_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Request a refund"),
-            rx.dialog.description(HistoryState.refund_title, size="2", color=rx.color("gray", 11)),
+            rx.dialog.description(HistoryState.refund_title, size="2", color=rx.color("gray", 11), margin_bottom="16px"),
             rx.form(
                 rx.vstack(
                     _labelled(

@@ -95,3 +95,15 @@ def test_signed_out_visitors_are_sent_to_sign_in(world):
         response = client_for(token).get(invoice_pdf_path(invoice.id))
         assert response.status_code == 303
         assert response.headers["location"] == "http://portal.test/login?next=/billing/history"
+
+
+def test_storage_down_sends_the_owner_back_to_the_history_which_says_the_pdf_is_being_prepared(
+        world, tmp_path, monkeypatch):
+    tokens, invoice, _ = world
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the storage folder should be")
+    monkeypatch.setenv("STORAGE_DIR", str(blocked))
+    get_settings.cache_clear()
+    response = client_for(tokens["ana@example.com"]).get(invoice_pdf_path(invoice.id))
+    assert response.status_code == 303
+    assert response.headers["location"] == "http://portal.test/billing/history?pdf=preparing"

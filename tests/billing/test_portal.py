@@ -308,11 +308,16 @@ def test_history_rows_say_which_have_a_pdf_and_which_payments_can_be_refunded(se
     assert len(paid) == 4 and all(r.can_request_refund for r in paid)
     assert not any(r.can_request_refund for r in rows if r.kind != "payment" or r.status == "failed")
 
-    refund_requests.request_refund(session, customer_id=cid, payment_id=paid[0].id, amount=3000, reason="outage")
-    again = {r.id: r for r in portal.history_page(session, cid, page_size=50).rows if r.kind == "payment"}
-    assert again[paid[0].id].refund_requested_label == "Refund requested: ₩3,000"
-    assert not again[paid[0].id].can_request_refund
-    assert again[paid[1].id].can_request_refund
+    # Ids of different kinds overlap: ask on a payment whose id an invoice shares; only the payment
+    # carries the request.
+    target = next(p for p in paid if any(r.kind == "invoice" and r.id == p.id for r in rows))
+    refund_requests.request_refund(session, customer_id=cid, payment_id=target.id, amount=3000, reason="outage")
+    rows = portal.history_page(session, cid, page_size=50).rows
+    assert [(r.kind, r.id) for r in rows if r.refund_requested_label] == [("payment", target.id)]
+    again = {r.id: r for r in rows if r.kind == "payment"}
+    assert again[target.id].refund_requested_label == "Refund requested: ₩3,000"
+    assert not again[target.id].can_request_refund
+    assert sum(r.can_request_refund for r in again.values()) == 3
 
 
 def test_credits_page_shows_the_balance_a_ledger_page_and_packs_in_the_billing_currency(session, history):
