@@ -63,7 +63,7 @@ from billing_portal.settings import get_settings
 
 MAX_PACK_QUANTITY = 100
 
-Kind = Literal["subscription", "credit_pack"]
+Kind = Literal["subscription", "credit_pack", "invoice"]
 OutcomeStatus = Literal["succeeded", "requires_action", "processing", "failed", "trialing"]
 
 
@@ -90,6 +90,7 @@ class CheckoutSummary:
     price_id: int | None
     pack_slug: str | None
     quantity: int
+    invoice_id: int | None = None  # paying an open invoice of the customer's (/checkout?invoice=ID)
 
 
 @dataclass(frozen=True)
@@ -133,10 +134,12 @@ class _Target:
 
 def checkout_summary(
     session: Session, *, user: CurrentUser, price_id: int | None = None, pack_slug: str | None = None,
-    quantity: int = 1,
+    quantity: int = 1, invoice_id: int | None = None,
 ) -> CheckoutSummary:
     """What the customer is about to buy, priced from the catalog and taxed for their country."""
     customer = _customer(session, user)
+    if invoice_id is not None:
+        return _invoice_summary(session, user, customer, _own_invoice(session, customer, invoice_id, open_only=True))
     target = _target(session, price_id, pack_slug, quantity)
     settings = get_settings()
     locale = customer.locale or user.locale
@@ -203,12 +206,15 @@ def begin_card_setup(session: Session, *, user: CurrentUser) -> CardSetup:
 
 def pay(
     session: Session, *, user: CurrentUser, setup_intent_id: str, price_id: int | None = None,
-    pack_slug: str | None = None, quantity: int = 1,
+    pack_slug: str | None = None, quantity: int = 1, invoice_id: int | None = None,
 ) -> CheckoutOutcome:
-    """Charge the card saved by `setup_intent_id` for a subscription or a credit pack."""
+    """Charge the card saved by `setup_intent_id` for a subscription, a credit pack, or one of the
+    customer's open invoices (`invoice_id`)."""
     now = utcnow()
     customer = _customer(session, user)
-    target = _target(session, price_id, pack_slug, quantity)
+    # Not open_only: paying again after it went through (double click) finds the first outcome.
+    invoice = _own_invoice(session, customer, invoice_id, open_only=False) if invoice_id is not None else None
+    target = _target(session, price_id, pack_slug, quantity) if invoice is None else None
     # One checkout at a time per customer (a double click waits, then finds the first outcome).
     repository.lock_customer(session, customer.id)
     if not customer.stripe_customer_id:
@@ -226,7 +232,7 @@ def pay(
         card = gw.attach_payment_method(intent.payment_method_id, customer.stripe_customer_id)
     _remember_card(session, gw, customer, card)
 
-    if target.kind == "subscription":
+    if target is not None and target.kind == "subscription":
         replay = _subscription_replay(session, user, customer, target, card.id)
         if replay is not None:
             return replay
@@ -236,7 +242,7 @@ def pay(
         if subscribed.invoice is None:
             return _trial_outcome(user, customer, subscribed.subscription, target)
         invoice = subscribed.invoice
-    else:
+    elif target is not None:
         invoice = _pack_invoice(session, customer, target, setup_intent_id, now)
     return _charge(session, gw, user, customer, invoice, card, now)
 
@@ -287,6 +293,47 @@ def _target(session: Session, price_id: int | None, pack_slug: str | None, quant
     if not 1 <= quantity <= MAX_PACK_QUANTITY:
         raise DomainError(f"Buy from 1 to {MAX_PACK_QUANTITY} packs at a time.")
     return _Target("credit_pack", quantity, pack=pack)
+
+
+def _own_invoice(session: Session, customer: Customer, invoice_id: object, *, open_only: bool) -> Invoice:
+    """One of the customer's finalized invoices; anyone else's answers like a missing one."""
+    invoice = session.get(Invoice, invoice_id) if isinstance(invoice_id, int) and not isinstance(invoice_id, bool) else None
+    if invoice is None or invoice.customer_id != customer.id or invoice.status == InvoiceStatus.DRAFT:
+        raise NotFound("No such invoice.")
+    if open_only and invoice.status != InvoiceStatus.OPEN:
+        raise DomainError(f"Invoice {invoice.number} is {invoice.status}: there is nothing to pay.")
+    return invoice
+
+
+def _invoice_summary(session: Session, user: CurrentUser, customer: Customer, invoice: Invoice) -> CheckoutSummary:
+    """An open invoice as it stands: its own lines and totals, and what is still due."""
+    settings = get_settings()
+    locale = customer.locale or user.locale
+
+    def money(value: int) -> str:
+        return format_money(value, invoice.currency, locale)
+
+    due = invoice.total - invoice.amount_paid
+    paid = (SummaryLine("Already paid", money(-invoice.amount_paid)),) if invoice.amount_paid else ()
+    return CheckoutSummary(
+        kind="invoice",
+        title=f"Invoice {invoice.number}",
+        description=f"Pay the open invoice {invoice.number} from {format_date(invoice.finalized_at.date(), format='long', locale=locale)}.",
+        lines=tuple(SummaryLine(line.description, money(line.amount))
+                    for line in repository.invoice_lines(session, invoice.id)) + paid,
+        subtotal_label=money(invoice.subtotal),
+        tax_label=money(invoice.tax),
+        total_label=money(due),
+        total_amount=due,
+        currency=invoice.currency,
+        trial_days=0,
+        publishable_key=settings.stripe_publishable_key,
+        stripe_js_url=settings.stripe_js_url,
+        price_id=None,
+        pack_slug=None,
+        quantity=1,
+        invoice_id=invoice.id,
+    )
 
 
 @dataclass(frozen=True)

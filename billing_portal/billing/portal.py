@@ -528,6 +528,7 @@ class HistoryRow:
     has_pdf: bool = False  # an invoice's PDF, or a succeeded refund's credit note
     can_request_refund: bool = False  # a paid payment with no refund request waiting
     refund_requested_label: str = ""  # "Refund requested: ₩5,000" while a request waits
+    can_pay: bool = False  # an open invoice: payable at /checkout?invoice=ID
 
 
 @dataclass(frozen=True)
@@ -620,6 +621,7 @@ def _rows(session: Session, customer_id: int, raw) -> Iterator[HistoryRow]:
                 f"Refund requested: {format_money(requested[r.id], r.currency, locale)}"
                 if r.kind == "payment" and r.id in requested else ""
             ),
+            can_pay=r.kind == "invoice" and r.status == "open",
         )
 
 

@@ -226,6 +226,11 @@ def _pdf_link(row: HistoryRowView) -> rx.Component:
 
 def _row_actions(row: HistoryRowView, on_refund) -> rx.Component:
     return rx.hstack(
+        rx.cond(
+            row.pay_url != "",
+            rx.button(rx.link("Pay", href=row.pay_url, underline="none", aria_label="Pay invoice " + row.reference),
+                      as_child=True, size="1", class_name="pay-invoice"),
+        ),
         rx.cond(row.pdf_url != "", _pdf_link(row)),
         rx.cond(
             row.refund_requested_label != "",
@@ -327,7 +332,7 @@ def _history_card(row: HistoryRowView, on_refund) -> rx.Component:
             spacing="3",
         ),
         rx.cond(
-            (row.pdf_url != "") | row.can_request_refund | (row.refund_requested_label != ""),
+            (row.pdf_url != "") | (row.pay_url != "") | row.can_request_refund | (row.refund_requested_label != ""),
             rx.box(_row_actions(row, on_refund), padding_top="8px"),
         ),
         padding="12px",

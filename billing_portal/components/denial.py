@@ -18,11 +18,13 @@ DEFAULT_MESSAGE = (
 )
 
 
-def access_denied(title: str = "You do not have access to this", message: str = DEFAULT_MESSAGE) -> rx.Component:
+def access_denied(title: str = "You do not have access to this", message: str = DEFAULT_MESSAGE, *,
+                  heading_level: str = "h1") -> rx.Component:
+    """`heading_level` h2 inside a page that has its own h1."""
     return rx.card(
         rx.vstack(
             rx.icon("shield_x", size=32, color=rx.color("red", 9)),
-            rx.heading(title, size="5", as_="h1"),
+            rx.heading(title, size="5", as_=heading_level),
             rx.text(message, size="2", color=rx.color("gray", 11)),
             rx.hstack(
                 rx.button(rx.link("Go to your billing", href="/billing", underline="none"), as_child=True, size="2"),

@@ -83,6 +83,7 @@ class HistoryRowView:
     object_id: str = ""  # the payment id the refund dialog asks about (checked on the server)
     can_request_refund: bool = False
     refund_requested_label: str = ""
+    pay_url: str = ""  # the checkout of an open invoice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +124,7 @@ def row_view(row: portal.HistoryRow) -> HistoryRowView:
         object_id=str(row.id),
         can_request_refund=row.can_request_refund,
         refund_requested_label=row.refund_requested_label,
+        pay_url=f"/checkout?{urlencode({'invoice': row.id})}" if row.can_pay else "",
     )
 
 
@@ -411,8 +413,8 @@ class PlanState(BillingState):
                     notice = f"{name} starts on {portal.format_day(changed.preview.effective_at)}. Until then nothing changes."
                 elif changed.invoice is not None:
                     notice = (
-                        f"Your plan is now {name}. Invoice {changed.invoice.number} is open in your billing "
-                        "history; paying it online comes with checkout."
+                        f"Your plan is now {name}. Invoice {changed.invoice.number} is open: pay it from your "
+                        "billing history."
                     )
                 else:
                     notice = f"Your plan is now {name}."

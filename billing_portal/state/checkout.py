@@ -230,11 +230,17 @@ class CheckoutTarget:
     price_id: int | None = None
     pack_slug: str | None = None
     quantity: int = 1
+    invoice_id: int | None = None
 
 
 def parse_target(params: dict) -> CheckoutTarget | None:
-    """`?price=ID&quantity=N` or `?pack=SLUG`; None when the link makes no sense."""
+    """`?price=ID&quantity=N`, `?pack=SLUG` or `?invoice=ID`; None when the link makes no sense."""
     price, pack = str(params.get("price") or "").strip(), str(params.get("pack") or "").strip()
+    invoice = str(params.get("invoice") or "").strip()
+    if invoice:
+        if price or pack or "quantity" in params or not invoice.isdigit() or len(invoice) > 18:
+            return None
+        return CheckoutTarget(invoice_id=int(invoice))
     quantity_text = str(params.get("quantity") or "1").strip()
     if bool(price) == bool(pack) or not quantity_text.isdigit():
         return None
@@ -251,6 +257,8 @@ def parse_target(params: dict) -> CheckoutTarget | None:
 
 
 def target_path(target: CheckoutTarget) -> str:
+    if target.invoice_id is not None:
+        return f"{ROUTE}?{urlencode({'invoice': target.invoice_id})}"
     query = {"price": target.price_id} if target.price_id is not None else {"pack": target.pack_slug}
     if target.quantity != 1:
         query["quantity"] = target.quantity
@@ -265,6 +273,7 @@ def _current_path(router) -> str:
 class CheckoutState(AuthState):
     loaded: bool = False
     load_error: str = ""
+    denied: bool = False  # ?invoice= of someone else's (or no) invoice: the denial view, nothing of it
 
     kind: str = ""
     title: str = ""
@@ -297,7 +306,7 @@ class CheckoutState(AuthState):
         return f"Pay {self.total_label}" if self.total_label else "Pay"
 
     def _reset(self) -> None:
-        self.loaded, self.load_error = False, ""
+        self.loaded, self.load_error, self.denied = False, "", False
         self.kind = self.title = self.description = ""
         self.lines = []
         self.subtotal_label = self.tax_label = self.total_label = self.due_today_label = ""
@@ -321,8 +330,11 @@ class CheckoutState(AuthState):
                     return None
                 summary = checkout.checkout_summary(
                     session, user=user, price_id=target.price_id, pack_slug=target.pack_slug,
-                    quantity=target.quantity,
+                    quantity=target.quantity, invoice_id=target.invoice_id,
                 )
+        except NotFound:
+            self.denied = True
+            return None
         except DomainError as exc:
             self.load_error = str(exc)
             return None
@@ -420,6 +432,7 @@ class CheckoutState(AuthState):
                 return checkout.pay(
                     session, user=user, setup_intent_id=setup_intent_id,
                     price_id=target.price_id, pack_slug=target.pack_slug, quantity=target.quantity,
+                    invoice_id=target.invoice_id,
                 )
 
         async for event in self._after_outcome(charge, "pay"):

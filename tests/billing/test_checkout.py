@@ -273,3 +273,43 @@ def test_confirming_someone_elses_payment_is_not_found(session, ls, user, price)
     other = user_of(make_customer(session, "eve@example.com"))
     with pytest.raises(NotFound):
         checkout.confirm_after_action(session, user=other, payment_intent_id=outcome.payment_intent_id)
+
+
+def _open_invoice(session, customer_id, amount=2400):
+    from billing_portal.billing import invoices
+    from billing_portal.billing.invoices import DraftLine
+
+    draft = invoices.create_draft(session, customer_id=customer_id, currency="USD",
+                                  lines=[DraftLine("Plan change (prorated)", amount)])
+    return invoices.finalize(session, draft.id)
+
+
+def test_an_open_invoice_of_the_customers_is_summarised_and_paid(session, ls, user):
+    invoice = _open_invoice(session, user.customer_id)
+    summary = checkout.checkout_summary(session, user=user, invoice_id=invoice.id)
+    assert (summary.kind, summary.invoice_id, summary.total_amount, summary.total_label) == ("invoice", invoice.id, 2400, "$24.00")
+    assert summary.title == f"Invoice {invoice.number}"
+    assert [(line.label, line.amount_label) for line in summary.lines] == [("Plan change (prorated)", "$24.00")]
+
+    seti = save_card(session, ls, user, VISA)
+    outcome = checkout.pay(session, user=user, setup_intent_id=seti, invoice_id=invoice.id)
+    assert outcome.status == "succeeded" and outcome.invoice_number == invoice.number
+    assert (invoice.status, invoice.amount_paid) == ("paid", 2400)
+    # Again (a double click): the same payment, nothing charged twice.
+    again = checkout.pay(session, user=user, setup_intent_id=seti, invoice_id=invoice.id)
+    assert again.payment_intent_id == outcome.payment_intent_id
+    assert count(session, Payment, Payment.invoice_id == invoice.id) == 1
+    with pytest.raises(DomainError, match="is paid: there is nothing to pay"):
+        checkout.checkout_summary(session, user=user, invoice_id=invoice.id)
+
+
+def test_someone_elses_invoice_answers_like_a_missing_one_and_nothing_is_charged(session, ls, user):
+    other = make_customer(session, "bob@example.com")
+    theirs = _open_invoice(session, other.id)
+    seti = save_card(session, ls, user, VISA)
+    for invoice_id in (theirs.id, 999_999, True):
+        with pytest.raises(NotFound, match="No such invoice"):
+            checkout.checkout_summary(session, user=user, invoice_id=invoice_id)
+        with pytest.raises(NotFound):
+            checkout.pay(session, user=user, setup_intent_id=seti, invoice_id=invoice_id)
+    assert count(session, Payment) == 0 and theirs.status == "open"

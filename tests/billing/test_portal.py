@@ -302,6 +302,7 @@ def test_history_rows_say_which_have_a_pdf_and_which_payments_can_be_refunded(se
     cid = history.customer.id
     rows = portal.history_page(session, cid, page_size=50).rows
     assert all(r.has_pdf for r in rows if r.kind == "invoice")
+    assert not any(r.can_pay for r in rows)  # every invoice is paid
     assert all(r.has_pdf for r in rows if r.kind == "refund")  # the credit note of a succeeded refund
     assert not any(r.has_pdf or r.refund_requested_label for r in rows if r.kind == "payment")
     paid = [r for r in rows if r.kind == "payment" and r.status in ("succeeded", "partially_refunded")]

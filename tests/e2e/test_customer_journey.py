@@ -2,8 +2,9 @@
 
 sign up → subscribe to Starter in KRW with 4242 → /billing shows the plan → the history shows the
 paid invoice → download its PDF (a real PDF carrying the invoice number) → change plan after
-reading the preview → request a refund of the payment → cancel at period end → resume; plus the
-credits page (buy a pack, see the balance and the ledger) and the denial of other people's things.
+reading the preview → pay the prorated invoice from the history → request a refund of the Starter
+payment → cancel at period end → resume; plus the credits page (buy a pack, see the balance and
+the ledger) and the denial of other people's things (PDF link, receipt, invoice checkout).
 
 The declined card and the 3-D Secure card are covered by tests/e2e/test_checkout.py (declined then
 another card, 3DS at setup and at payment, failed 3DS): not repeated here.
@@ -97,9 +98,28 @@ def test_customer_journey(browser: Browser, app_url, screenshots_dir):
     expect(page.get_by_role("status").filter(has_text="Your plan is now Pro")).to_be_visible()
     expect(page.locator("#current-plan")).to_have_text("Pro")
 
+    # --- pay the plan change's open invoice from the history ------------------------------------
+    page.goto("/billing/history")
+    open_invoice = rows(page, "invoice").filter(has_text="Plan change (prorated)")
+    expect(open_invoice.locator(".status-badge")).to_have_text("Open")
+    due = open_invoice.locator("td").nth(4).inner_text().strip()
+    open_invoice.get_by_role("link", name=re.compile(r"^Pay invoice")).click()
+    expect(page).to_have_url(re.compile(r"/checkout\?invoice=\d+$"))
+    expect(page.locator("#checkout-title")).to_contain_text("Invoice INV-")
+    expect(page.locator("#summary-total")).to_have_text(due)
+    card_form_ready(page)
+    shoot(page, screenshots_dir, "checkout-invoice")
+    type_card(page, GOOD_CARD)
+    pay_button(page).click()
+    expect(page).to_have_url(re.compile(r"/checkout/success\?invoice="), timeout=PAY_TIMEOUT)
+    expect(page.locator("#receipt-amount")).to_have_text(due)
+    page.goto("/billing/history")
+    expect(rows(page, "invoice").filter(has_text="Plan change (prorated)").locator(".status-badge")).to_have_text("Paid")
+    expect(page.locator(".pay-invoice")).to_have_count(0)
+
     # --- request a refund of the Starter payment -----------------------------------------------
     page.goto("/billing/history")
-    payment = rows(page, "payment").filter(has_text="Succeeded").first
+    payment = rows(page, "payment").filter(has_text="Succeeded").last  # the Starter payment
     paid_amount = payment.locator("td").nth(4).inner_text().strip()
     payment.get_by_role("button", name="Request refund").click()
     dialog = page.get_by_role("dialog", name="Request a refund")
@@ -170,6 +190,10 @@ def test_customer_journey(browser: Browser, app_url, screenshots_dir):
     page.goto("/checkout/success?invoice=INV-2026-000001")
     expect(page.locator("#access-denied")).to_be_visible()
     expect(page.locator("#receipt")).to_have_count(0)
+    page.goto("/checkout?invoice=1")
+    expect(page.locator("#access-denied")).to_be_visible()
+    expect(page.locator("#pay-button")).to_have_count(0)
+    expect(page.locator("#summary-total")).to_have_count(0)
 
     assert errors == [], errors
     context.close()
