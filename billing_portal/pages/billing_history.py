@@ -216,6 +216,11 @@ def billing_history_page() -> rx.Component:
             page_header("Billing history", "Invoices, payments and refunds, newest first.", "History"),
             error_callout(HistoryState.error),
             notice_callout(HistoryState.notice),
+            rx.cond(
+                HistoryState.pdf_note != "",
+                rx.callout(HistoryState.pdf_note, icon="clock", color_scheme="blue", role="status", width="100%",
+                           id="pdf-preparing"),
+            ),
             guarded(body, loaded=HistoryState.loaded),
             _refund_dialog(),
             spacing="5",

@@ -503,6 +503,7 @@ class HistoryState(BillingState):
     exporting: bool = False
     error: str = ""
     notice: str = ""
+    pdf_note: str = ""  # the PDF could not be handed out yet (storage busy): try again shortly
     # The refund request dialog: the payment it is about (its id is checked again on submit).
     refund_open: bool = False
     refund_payment: str = ""
@@ -579,7 +580,8 @@ class HistoryState(BillingState):
         self.refund_open = False
         # api/documents.py sends the customer back here when storage could not give the PDF.
         preparing = self.router.url.query_parameters.get("pdf") == "preparing"
-        self.notice = PDF_PREPARING if preparing else ""
+        self.pdf_note = PDF_PREPARING if preparing else ""
+        self.notice = ""
         yield from self._load(1)
 
     @rx.event
