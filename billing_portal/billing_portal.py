@@ -11,6 +11,10 @@ from billing_portal.pages import billing_history, billing_overview, billing_plan
 from billing_portal.pages import checkout, checkout_success
 from billing_portal.pages import billing_payment_methods
 from billing_portal.pages import billing_details, billing_files
+from billing_portal.components.denial import DENIED_ROUTE, DENIED_TITLE, denied_page
+from billing_portal.pages import billing_credits
+from billing_portal.state.billing import CreditsState
+from billing_portal.state.auth import AuthState
 from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.billing import HistoryState, OverviewState, PlanState
 from billing_portal.state.billing_details import DetailsState
@@ -70,4 +74,9 @@ app.add_page(billing_files.billing_files_page, route=billing_files.ROUTE, title=
 app.add_page(
     billing_details.billing_details_page, route=billing_details.ROUTE, title=billing_details.TITLE,
     on_load=DetailsState.on_load,
+)
+app.add_page(denied_page, route=DENIED_ROUTE, title=DENIED_TITLE, on_load=AuthState.load_session)
+app.add_page(
+    billing_credits.billing_credits_page, route=billing_credits.ROUTE, title=billing_credits.TITLE,
+    on_load=CreditsState.on_load,
 )

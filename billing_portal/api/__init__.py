@@ -4,6 +4,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from billing_portal.api.documents import credit_note, invoice_pdf
 from billing_portal.api.downloads import download
 from billing_portal.api.health import health
 from billing_portal.api.security import SecurityHeaders
@@ -16,4 +17,6 @@ def build_api() -> Starlette:
         Route("/api/health", health, methods=["GET"]),
         Route("/api/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route(DOWNLOAD_ROUTE, download, methods=["GET"]),
+        Route("/api/invoices/{object_id}/pdf", invoice_pdf, methods=["GET"]),
+        Route("/api/refunds/{object_id}/credit-note", credit_note, methods=["GET"]),
     ], middleware=[Middleware(SecurityHeaders)])

@@ -25,6 +25,7 @@ from billing_portal.billing.catalog import PRICING_INTERVALS, period_label
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.lifecycle import Event, allowed_events
 from billing_portal.billing.money import format_money, to_major
+from billing_portal.billing.refund_requests import REFUNDABLE_STATUSES
 from billing_portal.billing.subscriptions import ChangePreview
 from billing_portal.billing.tax import line_tax
 from billing_portal.models import Customer, Plan, Price, Subscription
@@ -566,6 +567,10 @@ class HistoryRow:
     reference: str  # the invoice number the row belongs to
     description: str
     invoice_id: int | None
+    has_pdf: bool = False  # an invoice's PDF, or a succeeded refund's credit note
+    can_request_refund: bool = False  # a paid payment with no refund request waiting
+    refund_requested_label: str = ""  # "Refund requested: ₩5,000" while a request waits
+    can_pay: bool = False  # an open invoice: payable at /checkout?invoice=ID
 
 
 @dataclass(frozen=True)
@@ -626,6 +631,7 @@ def _rows(session: Session, customer_id: int, raw) -> Iterator[HistoryRow]:
     numbers = repository.invoice_numbers(
         session, customer_id, {r.invoice_id for r in raw if r.invoice_id is not None}
     )
+    requested = repository.pending_refund_requests_of(session, customer_id, {r.id for r in raw if r.kind == "payment"})
     for r in raw:
         number = numbers.get(r.invoice_id, "") if r.invoice_id is not None else ""
         amount = -r.amount if r.kind == "refund" else r.amount
@@ -651,6 +657,13 @@ def _rows(session: Session, customer_id: int, raw) -> Iterator[HistoryRow]:
             reference=number,
             description=description,
             invoice_id=r.invoice_id,
+            has_pdf=r.kind == "invoice" or (r.kind == "refund" and r.status == "succeeded"),
+            can_request_refund=r.kind == "payment" and r.status in REFUNDABLE_STATUSES and r.id not in requested,
+            refund_requested_label=(
+                f"Refund requested: {format_money(requested[r.id], r.currency, locale)}"
+                if r.kind == "payment" and r.id in requested else ""
+            ),
+            can_pay=r.kind == "invoice" and r.status == "open",
         )
 
 
@@ -697,3 +710,77 @@ def history_csv(session: Session, customer_id: int, filters: HistoryFilters) -> 
 def _csv_safe(text: str) -> str:
     """No spreadsheet formulas from free text (refund reasons): prefix a quote."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# --- credits ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    id: int
+    date_label: str
+    reason: str
+    delta_label: str  # "+1,000" / "-300"
+    balance_label: str
+    grant: bool
+
+
+@dataclass(frozen=True)
+class PackOption:
+    slug: str
+    name: str
+    credits_label: str  # "1,000 credits + 100 bonus"
+    price_label: str
+
+
+@dataclass(frozen=True)
+class CreditsPage:
+    balance: int
+    balance_label: str
+    rows: tuple[LedgerRow, ...]
+    total: int
+    page: int
+    pages: int
+    packs: tuple[PackOption, ...]
+    page_size: int = DEFAULT_PAGE_SIZE
+
+
+def _credits(amount: int) -> str:
+    return f"{amount:,}"
+
+
+def credits_page(session: Session, customer_id: int, *, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE) -> CreditsPage:
+    """The balance, one page of the ledger (newest first, paged in SQL) and the packs on sale in the
+    customer's billing currency (their subscription's, else their preferred one)."""
+    page_size = max(1, min(MAX_PAGE_SIZE, int(page_size)))
+    last = repository.last_ledger_entry(session, customer_id)
+    balance = last.balance_after if last else 0
+    total = min(repository.ledger_count(session, customer_id), MAX_PAGE * page_size)
+    pages = max(1, ceil(total / page_size))
+    page = max(1, min(int(page), pages))
+    entries = repository.ledger_entries(session, customer_id, limit=page_size, offset=(page - 1) * page_size)
+    rows = tuple(
+        LedgerRow(
+            id=e.id,
+            date_label=format_day(e.created_at),
+            reason=e.reason,
+            delta_label=("+" if e.delta > 0 else "") + _credits(e.delta),
+            balance_label=_credits(e.balance_after),
+            grant=e.delta > 0,
+        )
+        for e in entries
+    )
+    live = repository.live_subscription(session, customer_id)
+    customer = session.get(Customer, customer_id)
+    currency = session.get(Price, live.price_id).currency if live else customer.preferred_currency
+    locale = _locale(session, customer_id)
+    packs = tuple(
+        PackOption(
+            slug=p.slug,
+            name=p.name,
+            credits_label=_credits(p.credits) + " credits" + (f" + {_credits(p.bonus_credits)} bonus" if p.bonus_credits else ""),
+            price_label=format_money(p.amount, p.currency, locale),
+        )
+        for p in repository.active_credit_packs(session, currency=currency)
+    )
+    return CreditsPage(balance, _credits(balance), rows, total, page, pages, packs, page_size)

@@ -500,13 +500,20 @@ def ledger_entry_by_key(session: Session, idempotency_key: str) -> CreditLedgerE
     return session.exec(select(CreditLedgerEntry).where(CreditLedgerEntry.idempotency_key == idempotency_key)).first()
 
 
-def ledger_entries(session: Session, customer_id: int, *, limit: int = 50) -> Sequence[CreditLedgerEntry]:
+def ledger_entries(session: Session, customer_id: int, *, limit: int = 50, offset: int = 0) -> Sequence[CreditLedgerEntry]:
     return session.exec(
         select(CreditLedgerEntry)
         .where(CreditLedgerEntry.customer_id == customer_id)
         .order_by(CreditLedgerEntry.id.desc())
         .limit(limit)
+        .offset(offset)
     ).all()
+
+
+def ledger_count(session: Session, customer_id: int) -> int:
+    return int(session.exec(
+        select(func.count()).select_from(CreditLedgerEntry).where(CreditLedgerEntry.customer_id == customer_id)
+    ).one())
 
 
 def webhook_event_by_stripe_id(session: Session, stripe_event_id: str) -> WebhookEvent | None:

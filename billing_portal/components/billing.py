@@ -8,9 +8,13 @@ import reflex as rx
 from billing_portal.components.layout import section_tabs
 from billing_portal.state.billing import BannerView, BillingState, HistoryRowView
 
+# Read by screen readers, not shown (a column header whose cells explain themselves).
+SR_ONLY = {"position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
+           "clip": "rect(0 0 0 0)", "whiteSpace": "nowrap"}
+
 BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history"),
-                ("Payment methods", "/billing/payment-methods"), ("Files", "/billing/files"),
-                ("Details", "/billing/details")]
+                ("Payment methods", "/billing/payment-methods"), ("Credits", "/billing/credits"),
+                ("Files", "/billing/files"), ("Details", "/billing/details")]
 
 
 def status_color(group) -> rx.Var:
@@ -107,6 +111,27 @@ def banner(item: BannerView, action: rx.Component | None = None) -> rx.Component
     )
 
 
+def page_nav(page, pages, on_previous, on_next, *, page_id: str) -> rx.Component:
+    """Previous / "Page n of m" / Next under a list paged on the server (hidden with one page)."""
+    return rx.cond(
+        pages > 1,
+        rx.el.nav(
+            rx.hstack(
+                rx.button(rx.icon("chevron_left", size=16), "Previous", on_click=on_previous, disabled=page <= 1,
+                          variant="soft", size="2"),
+                rx.text("Page ", page, " of ", pages, size="2", id=page_id),
+                rx.button("Next", rx.icon("chevron_right", size=16), on_click=on_next, disabled=page >= pages,
+                          variant="soft", size="2"),
+                align="center",
+                justify="center",
+                spacing="3",
+                width="100%",
+            ),
+            aria_label="Pages",
+        ),
+    )
+
+
 def loading_block(label: str = "Loading…") -> rx.Component:
     return rx.center(
         rx.hstack(rx.spinner(size="3"), rx.text(label, size="2", color=rx.color("gray", 11)), align="center", spacing="2"),
@@ -160,12 +185,65 @@ def _amount(row: HistoryRowView) -> rx.Component:
     )
 
 
-def _pdf_hook() -> rx.Component:
-    # Invoice PDFs arrive with the files/PDF slice: the column is there, the link is not yet.
-    return rx.text("PDF soon", size="1", color=rx.color("gray", 9), white_space="nowrap", title="PDF download is coming soon")
+def _pdf_link(row: HistoryRowView) -> rx.Component:
+    """A real request, not a client-side route (reload_document): the server checks the owner and
+    redirects to a short-lived signed link, whose attachment header keeps the browser on this page."""
+    return rx.button(
+        rx.el.a(
+            rx.icon("file_down", size=14),
+            "PDF",
+            href=row.pdf_url,
+            reload_document=True,
+            aria_label=rx.cond(row.kind == "invoice", "Download invoice PDF ", "Download credit note PDF ") + row.reference,
+            class_name="pdf-link",
+        ),
+        as_child=True,
+        variant="soft",
+        color_scheme="gray",
+        size="1",
+    )
 
 
-def _history_table_row(row: HistoryRowView) -> rx.Component:
+def _row_actions(row: HistoryRowView, on_refund) -> rx.Component:
+    return rx.hstack(
+        rx.cond(
+            row.pay_url != "",
+            rx.button(rx.link("Pay", href=row.pay_url, underline="none", aria_label="Pay invoice " + row.reference),
+                      as_child=True, size="1", class_name="pay-invoice"),
+        ),
+        rx.cond(row.pdf_url != "", _pdf_link(row)),
+        rx.cond(
+            row.refund_requested_label != "",
+            rx.badge(
+                "Refund requested",
+                color_scheme="amber",
+                variant="soft",
+                size="1",
+                radius="full",
+                white_space="nowrap",
+                title=row.refund_requested_label,
+                class_name="refund-requested",
+            ),
+        ),
+        rx.cond(
+            row.can_request_refund,
+            rx.button(
+                "Request refund",
+                on_click=on_refund(row.object_id),
+                variant="ghost",
+                size="1",
+                white_space="nowrap",
+                class_name="request-refund",
+            ),
+        ),
+        spacing="2",
+        align="center",
+        justify="end",
+        wrap="wrap",
+    )
+
+
+def _history_table_row(row: HistoryRowView, on_refund) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(row.date_label, white_space="nowrap")),
         rx.table.cell(row.kind_label),
@@ -178,7 +256,7 @@ def _history_table_row(row: HistoryRowView) -> rx.Component:
         ),
         rx.table.cell(status_badge(row.status_label, row.status_group)),
         rx.table.cell(_amount(row), justify="end"),
-        rx.table.cell(rx.cond(row.kind == "invoice", _pdf_hook(), rx.fragment())),
+        rx.table.cell(_row_actions(row, on_refund), justify="end"),
         class_name="history-row",
         data_kind=row.kind,
         data_group=row.status_group,
@@ -186,7 +264,7 @@ def _history_table_row(row: HistoryRowView) -> rx.Component:
     )
 
 
-def history_table(rows) -> rx.Component:
+def history_table(rows, on_refund) -> rx.Component:
     return rx.table.root(
         rx.table.header(
             rx.table.row(
@@ -195,10 +273,10 @@ def history_table(rows) -> rx.Component:
                 rx.table.column_header_cell("Description"),
                 rx.table.column_header_cell("Status"),
                 rx.table.column_header_cell("Amount", justify="end"),
-                rx.table.column_header_cell("PDF"),
+                rx.table.column_header_cell(rx.el.span("Actions", style=SR_ONLY)),
             )
         ),
-        rx.table.body(rx.foreach(rows, _history_table_row)),
+        rx.table.body(rx.foreach(rows, lambda row: _history_table_row(row, on_refund))),
         variant="surface",
         size="2",
         width="100%",
@@ -207,7 +285,7 @@ def history_table(rows) -> rx.Component:
     )
 
 
-def _history_card(row: HistoryRowView) -> rx.Component:
+def _history_card(row: HistoryRowView, on_refund) -> rx.Component:
     return rx.box(
         rx.hstack(
             rx.vstack(
@@ -233,6 +311,10 @@ def _history_card(row: HistoryRowView) -> rx.Component:
             width="100%",
             spacing="3",
         ),
+        rx.cond(
+            (row.pdf_url != "") | (row.pay_url != "") | row.can_request_refund | (row.refund_requested_label != ""),
+            rx.box(_row_actions(row, on_refund), padding_top="8px"),
+        ),
         padding="12px",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
         class_name="history-card",
@@ -241,9 +323,9 @@ def _history_card(row: HistoryRowView) -> rx.Component:
     )
 
 
-def history_cards(rows) -> rx.Component:
+def history_cards(rows, on_refund) -> rx.Component:
     return rx.card(
-        rx.foreach(rows, _history_card),
+        rx.foreach(rows, lambda row: _history_card(row, on_refund)),
         size="1",
         width="100%",
         padding="0",

@@ -1,10 +1,18 @@
 """/billing/history: invoices, payments and refunds, newest first, filtered and paged on the server,
-with a CSV export of the filtered rows. PDF download and refund requests come with later slices."""
+with a CSV export of the filtered rows, PDF links (invoices, credit notes) and refund requests on
+paid payments (a dialog prefilled with what is refundable)."""
 
 import reflex as rx
 
 from billing_portal.billing.portal import CSV_MAX_ROWS, KIND_FILTERS, STATUS_FILTERS
-from billing_portal.components.billing import guarded, history_cards, history_table, page_header
+from billing_portal.components.billing import (
+    guarded,
+    history_cards,
+    history_table,
+    notice_callout,
+    page_header,
+    page_nav,
+)
 from billing_portal.components.forms import error_callout
 from billing_portal.components.layout import page_shell
 from billing_portal.state.billing import ALL, HistoryState
@@ -92,35 +100,8 @@ def _toolbar() -> rx.Component:
 
 
 def _pager() -> rx.Component:
-    return rx.cond(
-        HistoryState.pages > 1,
-        rx.el.nav(
-            rx.hstack(
-                rx.button(
-                    rx.icon("chevron_left", size=16),
-                    "Previous",
-                    on_click=HistoryState.previous_page,
-                    disabled=HistoryState.page <= 1,
-                    variant="soft",
-                    size="2",
-                ),
-                rx.text("Page ", HistoryState.page, " of ", HistoryState.pages, size="2", id="history-page"),
-                rx.button(
-                    "Next",
-                    rx.icon("chevron_right", size=16),
-                    on_click=HistoryState.next_page,
-                    disabled=HistoryState.page >= HistoryState.pages,
-                    variant="soft",
-                    size="2",
-                ),
-                align="center",
-                justify="center",
-                spacing="3",
-                width="100%",
-            ),
-            aria_label="Pages",
-        ),
-    )
+    return page_nav(HistoryState.page, HistoryState.pages, HistoryState.previous_page, HistoryState.next_page,
+                    page_id="history-page")
 
 
 def _empty() -> rx.Component:
@@ -147,11 +128,70 @@ def _empty() -> rx.Component:
     )
 
 
+def _refund_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Request a refund"),
+            rx.dialog.description(HistoryState.refund_title, size="2", color=rx.color("gray", 11), margin_bottom="16px"),
+            rx.form(
+                rx.vstack(
+                    _labelled(
+                        "Amount",
+                        "refund-amount",
+                        rx.input(
+                            id="refund-amount",
+                            name="amount",
+                            value=HistoryState.refund_amount,
+                            on_change=HistoryState.set_refund_amount,
+                            input_mode="decimal",
+                            size="3",
+                            width="100%",
+                        ),
+                    ),
+                    rx.text("At most ", HistoryState.refund_max_label, ".", size="1", color=rx.color("gray", 11),
+                            id="refund-max"),
+                    _labelled(
+                        "Why are you asking for a refund?",
+                        "refund-reason",
+                        rx.text_area(id="refund-reason", name="reason", required=True, max_length=500, rows="3",
+                                     width="100%"),
+                    ),
+                    rx.cond(
+                        HistoryState.refund_error != "",
+                        rx.callout(HistoryState.refund_error, icon="circle_alert", color_scheme="red", role="alert",
+                                   width="100%", id="refund-error"),
+                    ),
+                    rx.text("An admin reviews each request; nothing is refunded until it is approved.", size="1",
+                            color=rx.color("gray", 10)),
+                    rx.flex(
+                        rx.dialog.close(rx.button("Keep payment", type="button", variant="soft", color_scheme="gray")),
+                        rx.button("Send request", type="submit", loading=HistoryState.refund_sending, id="send-refund"),
+                        spacing="3",
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="3",
+                    width="100%",
+                ),
+                on_submit=HistoryState.submit_refund,
+                reset_on_submit=False,
+            ),
+            max_width="440px",
+        ),
+        open=HistoryState.refund_open,
+        on_open_change=HistoryState.set_refund_open,
+    )
+
+
 def billing_history_page() -> rx.Component:
     results = rx.box(
         rx.cond(
             HistoryState.rows.length() > 0,
-            rx.box(history_table(HistoryState.rows), history_cards(HistoryState.rows), width="100%"),
+            rx.box(
+                history_table(HistoryState.rows, HistoryState.open_refund),
+                history_cards(HistoryState.rows, HistoryState.open_refund),
+                width="100%",
+            ),
             _empty(),
         ),
         opacity=rx.cond(HistoryState.loading, "0.55", "1"),
@@ -164,7 +204,7 @@ def billing_history_page() -> rx.Component:
         results,
         _pager(),
         rx.text(
-            "Invoice PDFs and refund requests are coming soon. Amounts are in the currency you were billed in.",
+            "Amounts are in the currency you were billed in. PDF links are checked and expire after 5 minutes.",
             size="1",
             color=rx.color("gray", 10),
         ),
@@ -175,7 +215,14 @@ def billing_history_page() -> rx.Component:
         rx.vstack(
             page_header("Billing history", "Invoices, payments and refunds, newest first.", "History"),
             error_callout(HistoryState.error),
+            notice_callout(HistoryState.notice),
+            rx.cond(
+                HistoryState.pdf_note != "",
+                rx.callout(HistoryState.pdf_note, icon="clock", color_scheme="blue", role="status", width="100%",
+                           id="pdf-preparing"),
+            ),
             guarded(body, loaded=HistoryState.loaded),
+            _refund_dialog(),
             spacing="5",
             width="100%",
         ),

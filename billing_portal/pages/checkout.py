@@ -1,6 +1,6 @@
-"""/checkout?price=ID[&quantity=N], /checkout?pack=SLUG or /checkout?invoice=ID (an open invoice,
-paid with a saved card or a new one): the order summary and the card form (or, with
-CHECKOUT_MODE=hosted, a button to Stripe Checkout's page).
+"""/checkout?price=ID[&quantity=N], /checkout?pack=SLUG or /checkout?invoice=ID (an open invoice of
+the customer's, paid with a saved card or a new one; anyone else's shows the denial): the order
+summary and the card form (or, with CHECKOUT_MODE=hosted, a button to Stripe Checkout's page).
 
 Signed-out visitors are sent to /login and back here. The flow is in state/checkout.py.
 """
@@ -14,6 +14,7 @@ from billing_portal.components.checkout import (
     loading_block,
     order_summary,
 )
+from billing_portal.components.denial import access_denied
 from billing_portal.components.layout import page_shell
 from billing_portal.state.checkout import ROUTE as _ROUTE
 from billing_portal.state.checkout import CheckoutState
@@ -40,19 +41,23 @@ def checkout_page() -> rx.Component:
                 width="100%",
             ),
             rx.cond(
-                CheckoutState.load_error != "",
-                checkout_failed(CheckoutState.load_error),
+                CheckoutState.denied,
+                access_denied(heading_level="h2"),
                 rx.cond(
-                    CheckoutState.loaded,
-                    rx.grid(
-                        order_summary(),
-                        rx.cond(CheckoutState.hosted, hosted_payment(), card_form()),
-                        columns=rx.breakpoints(initial="1", md="2"),
-                        gap=rx.breakpoints(initial="16px", md="24px"),
-                        align_items="start",
-                        width="100%",
+                    CheckoutState.load_error != "",
+                    checkout_failed(CheckoutState.load_error),
+                    rx.cond(
+                        CheckoutState.loaded,
+                        rx.grid(
+                            order_summary(),
+                            rx.cond(CheckoutState.hosted, hosted_payment(), card_form()),
+                            columns=rx.breakpoints(initial="1", md="2"),
+                            gap=rx.breakpoints(initial="16px", md="24px"),
+                            align_items="start",
+                            width="100%",
+                        ),
+                        loading_block("Loading your order…"),
                     ),
-                    loading_block("Loading your order…"),
                 ),
             ),
             spacing="5",

@@ -9,21 +9,25 @@ State keeps display strings and one page of rows, never ORM objects.
 import dataclasses
 import logging
 from datetime import date
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import reflex as rx
 
-from billing_portal.billing import portal, repository, subscriptions
+from billing_portal.api.documents import credit_note_path, invoice_pdf_path
+from billing_portal.billing import portal, refund_requests, repository, subscriptions
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError
+from billing_portal.billing.money import format_money
 from billing_portal.db import session_scope
 from billing_portal.models.types import utcnow
+from billing_portal.settings import get_settings
 from billing_portal.state.auth import AuthState
 from billing_portal.state.checkout import invoice_path
 
 logger = logging.getLogger(__name__)
 
 UNEXPECTED = "Something went wrong on our side. Reload the page and try again."
+PDF_PREPARING = "Your PDF is being prepared. Try again in a minute."
 ALL = "all"  # the "no filter" value of the selects (Radix selects cannot hold "")
 
 
@@ -77,6 +81,30 @@ class HistoryRowView:
     status_label: str = ""
     status_group: str = ""
     amount_label: str = ""
+    pdf_url: str = ""  # the owner-checked link (api/documents.py); "" when the row has no PDF
+    object_id: str = ""  # the payment id the refund dialog asks about (checked on the server)
+    can_request_refund: bool = False
+    refund_requested_label: str = ""
+    pay_url: str = ""  # the checkout of an open invoice
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerRowView:
+    key: str = ""
+    date_label: str = ""
+    reason: str = ""
+    delta_label: str = ""
+    balance_label: str = ""
+    grant: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class PackView:
+    slug: str = ""
+    name: str = ""
+    credits_label: str = ""
+    price_label: str = ""
+    href: str = ""
 
 
 def banner_view(banner: portal.Banner) -> BannerView:
@@ -95,7 +123,19 @@ def row_view(row: portal.HistoryRow) -> HistoryRowView:
         status_label=row.status_label,
         status_group=row.status_group,
         amount_label=row.amount_label,
+        pdf_url=_pdf_url(row),
+        object_id=str(row.id),
+        can_request_refund=row.can_request_refund,
+        refund_requested_label=row.refund_requested_label,
+        pay_url=f"/checkout?{urlencode({'invoice': row.id})}" if row.can_pay else "",
     )
+
+
+def _pdf_url(row: portal.HistoryRow) -> str:
+    if not row.has_pdf:
+        return ""
+    path = invoice_pdf_path(row.id) if row.kind == "invoice" else credit_note_path(row.id)
+    return get_settings().api_url.rstrip("/") + path
 
 
 class BillingState(AuthState):
@@ -466,6 +506,16 @@ class HistoryState(BillingState):
     loading: bool = False
     exporting: bool = False
     error: str = ""
+    notice: str = ""
+    pdf_note: str = ""  # the PDF could not be handed out yet (storage busy): try again shortly
+    # The refund request dialog: the payment it is about (its id is checked again on submit).
+    refund_open: bool = False
+    refund_payment: str = ""
+    refund_title: str = ""
+    refund_max_label: str = ""
+    refund_amount: str = ""
+    refund_error: str = ""
+    refund_sending: bool = False
     status_filter: str = ALL
     kind_filter: str = ALL
     date_from: str = ""
@@ -531,6 +581,11 @@ class HistoryState(BillingState):
         self.rows = []
         self.status_filter = self.kind_filter = ALL
         self.date_from = self.date_to = ""
+        self.refund_open = False
+        # api/documents.py sends the customer back here when storage could not give the PDF.
+        preparing = self.router.url.query_parameters.get("pdf") == "preparing"
+        self.pdf_note = PDF_PREPARING if preparing else ""
+        self.notice = ""
         yield from self._load(1)
 
     @rx.event
@@ -593,3 +648,137 @@ class HistoryState(BillingState):
             self.error = UNEXPECTED
         finally:
             self.exporting = False
+
+    # ---- refund requests -------------------------------------------------------------------
+
+    def _row(self, payment_id: str) -> HistoryRowView | None:
+        return next((r for r in self.rows if r.kind == "payment" and r.object_id == payment_id), None)
+
+    @rx.event
+    def open_refund(self, payment_id: str):
+        """The dialog for one of the payments on this page, prefilled with what is refundable."""
+        self.error = self.notice = self.refund_error = ""
+        row = self._row(str(payment_id))
+        if row is None:
+            return
+        try:
+            with session_scope() as session:
+                user = self._customer(session)
+                if user is None:
+                    return
+                offer = refund_requests.offer(session, customer_id=user.customer_id, payment_id=int(row.object_id))
+        except DomainError as exc:
+            self.error = str(exc)
+            return
+        except Exception:
+            logger.exception("refund offer failed")
+            self.error = UNEXPECTED
+            return
+        self.refund_payment = row.object_id
+        self.refund_title = f"{row.description} · {row.date_label}" + (f" · {row.reference}" if row.reference else "")
+        self.refund_max_label = offer.refundable_label
+        self.refund_amount = offer.refundable_label
+        self.refund_open = True
+
+    @rx.event
+    def set_refund_open(self, value: bool):
+        self.refund_open = bool(value) and self.refund_payment != ""
+        if not self.refund_open:
+            self.refund_error = ""
+
+    @rx.event
+    def set_refund_amount(self, value: str):
+        self.refund_amount = str(value)[:40]
+
+    @rx.event
+    def submit_refund(self, form: dict[str, str]):
+        self.refund_error = ""
+        row = self._row(self.refund_payment)
+        if row is None:
+            self.refund_open = False
+            return
+        self.refund_sending = True
+        yield
+        try:
+            with session_scope() as session:
+                user = self._customer(session)
+                if user is None:
+                    return
+                request = refund_requests.request_refund(
+                    session, customer_id=user.customer_id, payment_id=int(row.object_id),
+                    amount=self.refund_amount, reason=str(form.get("reason", ""))[:2000],
+                )
+                amount_label = format_money(request.amount, request.currency, user.locale)
+        except DomainError as exc:
+            self.refund_error = str(exc)
+            return
+        except Exception:
+            logger.exception("refund request failed")
+            self.refund_error = UNEXPECTED
+            return
+        finally:
+            self.refund_sending = False
+        self.refund_open = False
+        self.refund_payment = ""
+        yield from self._load(self.page)
+        self.notice = f"Refund of {amount_label} requested. Its status shows on the payment until it is decided."
+
+
+class CreditsState(BillingState):
+    """/billing/credits: the balance, one page of the ledger, the packs on sale."""
+
+    loaded: bool = False
+    loading: bool = False
+    error: str = ""
+    balance_label: str = "0"
+    page: int = 1
+    pages: int = 1
+    total: int = 0
+    rows: list[LedgerRowView] = []
+    packs: list[PackView] = []
+
+    def _load(self, page: int):
+        self.error = ""
+        self.loading = True
+        yield
+        try:
+            with session_scope() as session:
+                user = self._customer(session)
+                if user is None:
+                    if not self.access:
+                        yield login_redirect("/billing/credits")
+                    return
+                view = portal.credits_page(session, user.customer_id, page=page)
+            self.balance_label = view.balance_label
+            self.rows = [
+                LedgerRowView(str(r.id), r.date_label, r.reason, r.delta_label, r.balance_label, r.grant)
+                for r in view.rows
+            ]
+            self.packs = [
+                PackView(p.slug, p.name, p.credits_label, p.price_label, f"/checkout?{urlencode({'pack': p.slug})}")
+                for p in view.packs
+            ]
+            self.page, self.pages, self.total = view.page, view.pages, view.total
+            self.loaded = True
+        except Exception:
+            logger.exception("credits page failed")
+            self.error = UNEXPECTED
+            self.loaded = True
+        finally:
+            self.loading = False
+
+    @rx.event
+    def on_load(self):
+        self.loaded = False
+        self.rows, self.packs = [], []
+        yield from self._load(1)
+
+    @rx.event
+    def next_page(self):
+        if self.page < self.pages:
+            yield from self._load(self.page + 1)
+
+    @rx.event
+    def previous_page(self):
+        if self.page > 1:
+            yield from self._load(self.page - 1)

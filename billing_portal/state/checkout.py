@@ -327,6 +327,7 @@ def _current_path(router) -> str:
 class CheckoutState(AuthState):
     loaded: bool = False
     load_error: str = ""
+    denied: bool = False  # ?invoice= of someone else's (or no) invoice: the denial view, nothing of it
 
     kind: str = ""
     title: str = ""
@@ -366,7 +367,7 @@ class CheckoutState(AuthState):
         return f"Pay {self.total_label}" if self.total_label else "Pay"
 
     def _reset(self) -> None:
-        self.loaded, self.load_error = False, ""
+        self.loaded, self.load_error, self.denied = False, "", False
         self.kind = self.title = self.description = ""
         self.lines = []
         self.subtotal_label = self.tax_label = self.total_label = self.due_today_label = ""
@@ -399,6 +400,9 @@ class CheckoutState(AuthState):
                         quantity=target.quantity,
                     )
                     cards = []
+        except NotFound:
+            self.denied = True
+            return None
         except DomainError as exc:
             self.load_error = str(exc)
             return None
@@ -677,6 +681,7 @@ def read_receipt(session, user: CurrentUser, number: str) -> ReceiptView:
 class CheckoutSuccessState(AuthState):
     loaded: bool = False
     error: str = ""
+    denied: bool = False  # another customer's receipt, or none: the denial view, nothing of it
     title: str = ""
     amount_label: str = ""
     invoice_number: str = ""
@@ -687,7 +692,7 @@ class CheckoutSuccessState(AuthState):
     @rx.event
     def on_load(self):
         self.loaded, self.error, self.title, self.amount_label, self.invoice_number = False, "", "", "", ""
-        self.paid, self.receipt_lines, self.trial = False, [], False
+        self.paid, self.receipt_lines, self.trial, self.denied = False, [], False, False
         params = self.router.url.query_parameters
         number = str(params.get("invoice") or "").strip()[:40]
         checkout_session_id = str(params.get("session_id") or "").strip()[:200]
@@ -710,6 +715,9 @@ class CheckoutSuccessState(AuthState):
                     self.loaded = True
                     return None
                 receipt = read_receipt(session, user, number)
+        except NotFound:
+            self.denied = True
+            return None
         except DomainError as exc:
             self.error = str(exc)
             return None

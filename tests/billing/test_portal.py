@@ -306,3 +306,58 @@ def test_a_huge_history_is_counted_only_as_far_as_pages_reach(session, history, 
     assert (page.total, page.pages, page.page, page.total_is_exact) == (6, 2, 2, False)
     assert len(page.rows) == 3
     assert portal.history_page(session, history.customer.id, page_size=50).total_is_exact
+
+
+def test_history_rows_say_which_have_a_pdf_and_which_payments_can_be_refunded(session, history):
+    from billing_portal.billing import refund_requests
+
+    cid = history.customer.id
+    rows = portal.history_page(session, cid, page_size=50).rows
+    assert all(r.has_pdf for r in rows if r.kind == "invoice")
+    assert not any(r.can_pay for r in rows)  # every invoice is paid
+    assert all(r.has_pdf for r in rows if r.kind == "refund")  # the credit note of a succeeded refund
+    assert not any(r.has_pdf or r.refund_requested_label for r in rows if r.kind == "payment")
+    paid = [r for r in rows if r.kind == "payment" and r.status in ("succeeded", "partially_refunded")]
+    assert len(paid) == 4 and all(r.can_request_refund for r in paid)
+    assert not any(r.can_request_refund for r in rows if r.kind != "payment" or r.status == "failed")
+
+    # Ids of different kinds overlap: ask on a payment whose id an invoice shares; only the payment
+    # carries the request.
+    target = next(p for p in paid if any(r.kind == "invoice" and r.id == p.id for r in rows))
+    refund_requests.request_refund(session, customer_id=cid, payment_id=target.id, amount=3000, reason="outage")
+    rows = portal.history_page(session, cid, page_size=50).rows
+    assert [(r.kind, r.id) for r in rows if r.refund_requested_label] == [("payment", target.id)]
+    again = {r.id: r for r in rows if r.kind == "payment"}
+    assert again[target.id].refund_requested_label == "Refund requested: ₩3,000"
+    assert not again[target.id].can_request_refund
+    assert sum(r.can_request_refund for r in again.values()) == 3
+
+
+def test_credits_page_shows_the_balance_a_ledger_page_and_packs_in_the_billing_currency(session, history):
+    from billing_portal.billing import credits
+    from billing_portal.models import CreditPack
+
+    cid = history.customer.id
+    session.add_all([
+        CreditPack(slug="c-krw", name="1,000 credits", currency="KRW", amount=12000, credits=1000, bonus_credits=100),
+        CreditPack(slug="c-usd", name="1,000 credits", currency="USD", amount=1000, credits=1000),
+        CreditPack(slug="c-old", name="Old", currency="KRW", amount=1, credits=1, active=False),
+    ])
+    for i in range(25):
+        credits.grant(session, customer_id=cid, amount=100, reason=f"grant {i}", idempotency_key=f"g{i}", now=T0)
+    credits.spend(session, customer_id=cid, amount=1300, reason="export", idempotency_key="s", now=T0)
+
+    first = portal.credits_page(session, cid)
+    assert (first.balance, first.balance_label, first.total, first.pages) == (1200, "1,200", 26, 2)
+    assert first.rows[0].reason == "export" and first.rows[0].delta_label == "-1,300" and not first.rows[0].grant
+    assert first.rows[1].delta_label == "+100" and first.rows[1].balance_label == "2,500"
+    assert [p.slug for p in first.packs] == ["c-krw"]  # the subscription's currency, active packs only
+    assert first.packs[0].credits_label == "1,000 credits + 100 bonus" and first.packs[0].price_label == "₩12,000"
+    second = portal.credits_page(session, cid, page=2)
+    assert len(second.rows) == 6 and second.rows[-1].reason == "grant 0"
+    assert {r.id for r in first.rows}.isdisjoint({r.id for r in second.rows})
+    assert portal.credits_page(session, cid, page=99).page == 2
+
+    other = _customer(session, "nobody@example.com")
+    empty = portal.credits_page(session, other.id)
+    assert (empty.balance_label, empty.rows, empty.pages) == ("0", (), 1)
