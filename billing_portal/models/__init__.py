@@ -1,14 +1,14 @@
 """SQLModel tables, one module per aggregate. Importing this package registers them all."""
 
 from billing_portal.models.audit import AuditEntry
-from billing_portal.models.catalog import CreditPack, Interval, Plan, Price
+from billing_portal.models.catalog import CreditPack, Interval, MeteredPrice, Plan, Price
 from billing_portal.models.credits import CreditLedgerEntry
 from billing_portal.models.customers import Customer
 from billing_portal.models.files import StoredFile
 from billing_portal.models.invoices import Invoice, InvoiceLine, InvoiceNumberSequence, InvoiceStatus
 from billing_portal.models.payments import Payment, PaymentStatus, Refund, RefundStatus
 from billing_portal.models.subscriptions import Subscription, SubscriptionStatus
-from billing_portal.models.usage import UsageRecord
+from billing_portal.models.usage import ApiKey, UsageRecord
 from billing_portal.models.users import AuthSession, LoginThrottle, Role, User
 from billing_portal.models.webhooks import WebhookEvent
 
@@ -17,4 +17,5 @@ __all__ = [
     "Invoice", "InvoiceLine", "InvoiceNumberSequence", "InvoiceStatus", "LoginThrottle", "Payment",
     "PaymentStatus", "Plan", "Price", "Refund", "RefundStatus", "Role", "StoredFile",
     "Subscription", "SubscriptionStatus", "UsageRecord", "User", "WebhookEvent",
+    "ApiKey", "MeteredPrice",
 ]
