@@ -5,6 +5,7 @@ from starlette.routing import Route
 
 from billing_portal.api.downloads import download
 from billing_portal.api.health import health
+from billing_portal.api.usage import record_usage
 from billing_portal.api.webhooks import stripe_webhook
 from billing_portal.gateways.storage import DOWNLOAD_ROUTE
 
@@ -14,4 +15,5 @@ def build_api() -> Starlette:
         Route("/api/health", health, methods=["GET"]),
         Route("/api/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route(DOWNLOAD_ROUTE, download, methods=["GET"]),
+        Route("/api/usage", record_usage, methods=["POST"]),
     ])

@@ -37,6 +37,7 @@ FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks of callers drift
 RECORDING_STATUSES = (S.ACTIVE, S.PAST_DUE, S.TRIALING)
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII: what fits an HTTP header unchanged
 _MAX_LINE_QUANTITY = 2**31 - 1  # invoice_lines.quantity is a 32-bit integer
+_NEEDS_ZONE = "The timestamp needs a time zone, e.g. 2026-12-03T09:00:00Z."
 
 
 class IdempotencyConflict(DomainError):
@@ -72,7 +73,9 @@ class UsageSummary:
     period_start: datetime | None = None
     period_end: datetime | None = None
     trial: bool = False  # usage in this period is not charged
-    metrics: tuple[MetricCharge, ...] = ()
+    metrics: tuple[MetricCharge, ...] = ()  # the plan's meters now, used or not
+    # Usage this period under other terms (an archived price, the plan before a change).
+    earlier: tuple[MetricCharge, ...] = ()
     amount: int = 0  # what the usage adds to the next invoice, before tax
 
 
@@ -99,7 +102,7 @@ def record_usage(
 
     at = now if at is None else at
     if at.tzinfo is None:
-        raise DomainError("The timestamp needs a time zone, e.g. 2026-12-03T09:00:00Z.")
+        raise DomainError(_NEEDS_ZONE)
     if at > now + FUTURE_TOLERANCE:
         raise DomainError("The timestamp is in the future.")
     live = repository.live_subscription(session, customer_id)
@@ -125,6 +128,19 @@ def record_usage(
     except IntegrityError:  # the same key raced us in and won: answer as a replay of it
         return _replay(repository.usage_by_key(session, customer_id, idempotency_key), metric, quantity)
     return Recorded(record, replayed=False)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An ISO 8601 moment with a time zone ("2026-12-03T09:00:00Z"), as the API and CLI take it."""
+    if not isinstance(text, str) or len(text) > 40:
+        raise DomainError("The timestamp is an ISO 8601 string, e.g. 2026-12-03T09:00:00Z.")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DomainError(f"{text!r} is not an ISO 8601 timestamp, e.g. 2026-12-03T09:00:00Z.") from None
+    if moment.tzinfo is None:
+        raise DomainError(_NEEDS_ZONE)
+    return moment
 
 
 def _replay(existing: UsageRecord, metric: str, quantity: int) -> Recorded:
@@ -181,24 +197,20 @@ def usage_lines(session: Session, subscription: Subscription, period_start: date
 
 
 def summary(session: Session, customer_id: int) -> UsageSummary:
-    """The current period's usage per metric, with what it adds to the next invoice before tax.
-
-    Every active metered price of the plan is listed (at zero when unused), then any other price
-    usage was recorded under this period (an archived price, the plan before a change).
-    """
+    """The current period's usage per metered price, with what it adds to the next invoice before tax."""
     subscription = repository.live_subscription(session, customer_id)
     if subscription is None:
         return UsageSummary(has_subscription=False)
     price = session.get(Price, subscription.price_id)
     start, end = subscription.current_period_start, subscription.current_period_end
     charges = {c.metered_price_id: c for c in period_charges(session, subscription, start, end)}
-    listed = [
+    metrics = tuple(
         charges.pop(metered.id, None) or charge_for(metered, 0)
         for metered in repository.active_metered_prices(session, plan_id=price.plan_id, currency=price.currency)
-    ]
-    metrics = tuple(listed + list(charges.values()))
+    )
+    earlier = tuple(charges.values())
     trial = is_trial_period(subscription, end)
     return UsageSummary(
         has_subscription=True, currency=price.currency, period_start=start, period_end=end, trial=trial,
-        metrics=metrics, amount=0 if trial else sum(c.amount for c in metrics),
+        metrics=metrics, earlier=earlier, amount=0 if trial else sum(c.amount for c in metrics + earlier),
     )
