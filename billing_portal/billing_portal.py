@@ -9,10 +9,12 @@ from billing_portal.api import build_api
 from billing_portal.jobs.runner import embedded_runner
 from billing_portal.pages import billing_history, billing_overview, billing_plan, index, login, pricing, signup
 from billing_portal.pages import checkout, checkout_success
+from billing_portal.pages import billing_usage
 from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.billing import HistoryState, OverviewState, PlanState
 from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
 from billing_portal.state.pricing import PricingState
+from billing_portal.state.usage import UsageState
 
 app = rx.App(
     head_components=[
@@ -40,4 +42,7 @@ app.add_page(checkout.checkout_page, route=checkout.ROUTE, title=checkout.TITLE,
 app.add_page(
     checkout_success.checkout_success_page, route=checkout_success.ROUTE, title=checkout_success.TITLE,
     on_load=CheckoutSuccessState.on_load,
+)
+app.add_page(
+    billing_usage.billing_usage_page, route=billing_usage.ROUTE, title=billing_usage.TITLE, on_load=UsageState.on_load,
 )

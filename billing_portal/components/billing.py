@@ -8,6 +8,7 @@ import reflex as rx
 from billing_portal.state.billing import BannerView, BillingState, HistoryRowView
 
 BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
+BILLING_TABS.append(("Usage", "/billing/usage"))
 
 
 def status_color(group) -> rx.Var:

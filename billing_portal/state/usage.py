@@ -1,0 +1,150 @@
+"""/billing/usage: this period's metered usage and the customer's API keys.
+
+Every handler resolves the signed-in customer on the server (`_customer`); a key id sent by the
+browser is only acted on through api_keys.revoke, which checks that the key is that customer's.
+A new key's token is kept in state only until the customer dismisses it (or leaves the page).
+"""
+
+import dataclasses
+import logging
+
+import reflex as rx
+
+from billing_portal.billing import api_keys, usage_portal
+from billing_portal.billing.accounts import CurrentUser
+from billing_portal.billing.errors import DomainError
+from billing_portal.db import session_scope
+from billing_portal.settings import get_settings
+from billing_portal.state.billing import UNEXPECTED, BillingState, login_redirect
+
+logger = logging.getLogger(__name__)
+ROUTE = "/billing/usage"
+
+
+@dataclasses.dataclass(frozen=True)
+class MeterView:
+    key: str = ""
+    label: str = ""
+    metric: str = ""
+    used_label: str = ""
+    included_label: str = ""
+    rate_label: str = ""
+    amount_label: str = ""
+    detail: str = ""
+    percent: int = 0
+    over: bool = False
+    earlier: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyView:
+    id: str = ""
+    name: str = ""
+    prefix: str = ""
+    created_label: str = ""
+    last_used_label: str = ""
+
+
+class UsageState(BillingState):
+    loaded: bool = False
+    error: str = ""
+    notice: str = ""
+    has_subscription: bool = False
+    period_label: str = ""
+    next_invoice_label: str = ""
+    total_label: str = ""
+    note: str = ""
+    meters: list[MeterView] = []
+    keys: list[KeyView] = []
+    new_token: str = ""
+    new_key_name: str = ""
+    creating: bool = False
+    revoke_id: str = ""
+    revoke_name: str = ""
+    revoking: bool = False
+
+    @rx.var
+    def usage_endpoint(self) -> str:
+        return get_settings().public_url.rstrip("/") + "/api/usage"
+
+    def _reload(self, session, user: CurrentUser) -> None:
+        page = usage_portal.usage_page(session, user.customer_id)
+        self.has_subscription = page.has_subscription
+        self.period_label, self.next_invoice_label = page.period_label, page.next_invoice_label
+        self.total_label, self.note = page.total_label, page.note
+        self.meters = [MeterView(**dataclasses.asdict(m)) for m in page.meters]
+        self.keys = [
+            KeyView(str(k.id), k.name, k.prefix, k.created_label, k.last_used_label) for k in page.keys
+        ]
+        self.loaded = True
+
+    @rx.event
+    def on_load(self):
+        self.error = self.notice = self.new_token = self.new_key_name = ""
+        self.revoke_id = self.revoke_name = ""
+        self.loaded = False
+        try:
+            with session_scope() as session:
+                user = self._customer(session)
+                if user is None:
+                    return None if self.access else login_redirect(ROUTE)
+                self._reload(session, user)
+        except Exception:
+            logger.exception("usage page failed")
+            self.error = UNEXPECTED
+
+    @rx.event
+    def create_key(self, form: dict[str, str]):
+        self.error = self.notice = self.new_token = ""
+        self.creating = True
+        yield
+        try:
+            with session_scope() as session:
+                user = self._customer(session)
+                if user is None:
+                    return
+                created = api_keys.create(session, user=user, name=str(form.get("name", "")))
+                self._reload(session, user)
+            self.new_token, self.new_key_name = created.token, created.key.name
+        except DomainError as exc:
+            self.error = str(exc)
+        except Exception:
+            logger.exception("API key creation failed")
+            self.error = UNEXPECTED
+        finally:
+            self.creating = False
+
+    @rx.event
+    def dismiss_token(self):
+        self.new_token = self.new_key_name = ""
+
+    @rx.event
+    def ask_revoke(self, key_id: str):
+        key = next((k for k in self.keys if k.id == key_id), None)
+        self.revoke_id, self.revoke_name = (key.id, key.name) if key else ("", "")
+
+    @rx.event
+    def cancel_revoke(self):
+        self.revoke_id = self.revoke_name = ""
+
+    @rx.event
+    def confirm_revoke(self):
+        self.error = self.notice = ""
+        self.revoking = True
+        yield
+        try:
+            with session_scope() as session:
+                user = self._customer(session)
+                if user is None:
+                    return
+                api_keys.revoke(session, user=user, key_id=int(self.revoke_id or 0))
+                self._reload(session, user)
+            self.notice = f"The key “{self.revoke_name}” is revoked: calls with it are refused from now on."
+        except DomainError as exc:
+            self.error = str(exc)
+        except Exception:
+            logger.exception("API key revocation failed")
+            self.error = UNEXPECTED
+        finally:
+            self.revoking = False
+            self.revoke_id = self.revoke_name = ""
