@@ -85,7 +85,7 @@ _REASONS = {
     "subscription_create": "First period of your subscription",
     "subscription_cycle": "Subscription renewal",
     "subscription_update": "Plan change (prorated)",
-    "subscription_usage": "Usage of the last period",
+    "subscription_usage": "Metered usage",
     "manual": "Invoice",
 }
 STATUS_LABELS = {

@@ -172,6 +172,8 @@ def change(
     invoice = None
     if subscription.status != S.TRIALING:
         if (old_price.interval, old_price.interval_count) != (new_price.interval, new_price.interval_count):
+            # The period restarts now: the usage of the part that ends is billed now.
+            _usage_invoice(session, subscription, subscription.current_period_start, now, now)
             subscription.billing_anchor = now
             subscription.current_period_start = now
             subscription.current_period_end = period_end(now, new_price.interval, new_price.interval_count)
@@ -228,6 +230,7 @@ def cancel(
         subscription.status = next_status(subscription.status, Event.CANCEL_NOW)
         subscription.canceled_at = now
         _void_unpaid_invoices(session, subscription, now)
+        _usage_invoice(session, subscription, subscription.current_period_start, now, now)
     subscription.cancel_reason = reason
     session.add(subscription)
     session.flush()
@@ -310,7 +313,7 @@ def renew(session: Session, subscription_id: int, *, now: datetime | None = None
         subscription.canceled_at = subscription.current_period_end
         session.add(subscription)
         session.flush()
-        _last_usage_invoice(session, subscription, now)
+        _usage_invoice(session, subscription, subscription.current_period_start, subscription.current_period_end, now)
         return None
 
     if subscription.scheduled_price_id:
@@ -431,11 +434,11 @@ def _period_invoice(
     return invoices.finalize(session, draft.id, now=now)
 
 
-def _last_usage_invoice(session: Session, subscription: Subscription, now: datetime) -> Invoice | None:
-    """A plan that ended at its period end still owes that period's usage: one last invoice."""
-    start = subscription.current_period_start
+def _usage_invoice(session: Session, subscription: Subscription, start: datetime, end: datetime, now: datetime) -> Invoice | None:
+    """The usage of [start, end) on its own invoice, when a period ends without a renewal to carry
+    it: the plan ends (at the period end or now) or its period restarts (an interval change)."""
     key = f"usage:{subscription.id}:{start.isoformat()}"
-    lines = usage.usage_lines(session, subscription, start, subscription.current_period_end)
+    lines = usage.usage_lines(session, subscription, start, end)
     if not lines or repository.invoice_by_key(session, key):
         return None
     draft = invoices.create_draft(

@@ -13,8 +13,9 @@ Rules (written down once, here and in the README):
 - Package pricing per metered price and period: units past the included ones are charged per
   started package, `ceil((used - included) / package_size) × package_amount` (integer minor
   units). Usage in a trial period is recorded but not charged (the trial is free).
-- The renewal invoice for period N+1 carries period N's usage (subscriptions.renew); a plan that
-  ends at its period end gets a last invoice for the usage of its last period.
+- The renewal invoice for period N+1 carries period N's usage (subscriptions.renew). When a period
+  ends without a renewal (the plan ends, at the period end or now; an interval change restarts the
+  period), its usage so far gets an invoice of its own (billing_reason "subscription_usage").
 """
 
 import re

@@ -6,7 +6,8 @@ import reflex as rx
 from billing_portal.components.billing import guarded, no_subscription, notice_callout, page_header
 from billing_portal.components.forms import error_callout
 from billing_portal.components.layout import page_shell
-from billing_portal.state.usage import ROUTE, KeyView, MeterView, UsageState
+from billing_portal.billing.usage_portal import KeyRow, MeterRow
+from billing_portal.state.usage import ROUTE, UsageState
 
 TITLE = "Usage · Billing Portal"
 __all__ = ["ROUTE", "TITLE", "billing_usage_page"]
@@ -14,26 +15,30 @@ __all__ = ["ROUTE", "TITLE", "billing_usage_page"]
 _MUTED = rx.color("gray", 11)
 
 
-def _meter(item: MeterView) -> rx.Component:
+def _headline(title: rx.Component, amount: rx.Component, caption: str) -> rx.Component:
+    """A title on the left, an amount with a small caption on the right."""
+    return rx.flex(
+        title,
+        rx.vstack(amount, rx.text(caption, size="1", color=_MUTED), spacing="0", align="end"),
+        justify="between",
+        align="start",
+        spacing="3",
+        width="100%",
+    )
+
+
+def _meter(item: MeterRow) -> rx.Component:
     return rx.vstack(
-        rx.flex(
+        _headline(
             rx.vstack(
                 rx.text(item.label, size="3", weight="bold"),
                 rx.code(item.metric, size="1", variant="ghost", color_scheme="gray"),
                 spacing="0",
                 min_width="0",
             ),
-            rx.vstack(
-                rx.text(item.amount_label, size="4", weight="bold", class_name="meter-amount",
-                        style={"fontVariantNumeric": "tabular-nums"}),
-                rx.text("adds to the next invoice", size="1", color=_MUTED),
-                spacing="0",
-                align="end",
-            ),
-            justify="between",
-            align="start",
-            spacing="3",
-            width="100%",
+            rx.text(item.amount_label, size="4", weight="bold", class_name="meter-amount",
+                    style={"fontVariantNumeric": "tabular-nums"}),
+            "adds to the next invoice",
         ),
         rx.grid(
             _figure("Used this period", item.used_label, "meter-used"),
@@ -73,23 +78,15 @@ def _figure(label: str, value, class_name: str) -> rx.Component:
 def _period_card() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.flex(
+            _headline(
                 rx.vstack(
                     rx.heading("This period", size="4", as_="h2"),
                     rx.text(UsageState.period_label, size="2", color=_MUTED, id="usage-period"),
                     spacing="1",
                 ),
-                rx.vstack(
-                    rx.text(UsageState.total_label, size="5", weight="bold", id="usage-total",
-                            style={"fontVariantNumeric": "tabular-nums"}),
-                    rx.text("usage so far, tax included", size="1", color=_MUTED),
-                    spacing="0",
-                    align="end",
-                ),
-                justify="between",
-                align="start",
-                spacing="3",
-                width="100%",
+                rx.text(UsageState.total_label, size="5", weight="bold", id="usage-total",
+                        style={"fontVariantNumeric": "tabular-nums"}),
+                "usage so far, tax included",
             ),
             rx.cond(
                 UsageState.meters.length() > 0,
@@ -142,7 +139,7 @@ def _new_token() -> rx.Component:
     )
 
 
-def _key_row(key: KeyView) -> rx.Component:
+def _key_row(key: KeyRow) -> rx.Component:
     return rx.flex(
         rx.vstack(
             rx.text(key.name, size="2", weight="medium"),
@@ -194,7 +191,7 @@ def _revoke_dialog() -> rx.Component:
             ),
             max_width="420px",
         ),
-        open=UsageState.revoke_id != "",
+        open=UsageState.revoke_id != 0,
     )
 
 

@@ -5,12 +5,12 @@ browser is only acted on through api_keys.revoke, which checks that the key is t
 A new key's token is kept in state only until the customer dismisses it (or leaves the page).
 """
 
-import dataclasses
 import logging
 
 import reflex as rx
 
 from billing_portal.billing import api_keys, usage_portal
+from billing_portal.billing.usage_portal import KeyRow, MeterRow
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
@@ -19,30 +19,6 @@ from billing_portal.state.billing import UNEXPECTED, BillingState, login_redirec
 
 logger = logging.getLogger(__name__)
 ROUTE = "/billing/usage"
-
-
-@dataclasses.dataclass(frozen=True)
-class MeterView:
-    key: str = ""
-    label: str = ""
-    metric: str = ""
-    used_label: str = ""
-    included_label: str = ""
-    rate_label: str = ""
-    amount_label: str = ""
-    detail: str = ""
-    percent: int = 0
-    over: bool = False
-    earlier: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class KeyView:
-    id: str = ""
-    name: str = ""
-    prefix: str = ""
-    created_label: str = ""
-    last_used_label: str = ""
 
 
 class UsageState(BillingState):
@@ -54,12 +30,12 @@ class UsageState(BillingState):
     next_invoice_label: str = ""
     total_label: str = ""
     note: str = ""
-    meters: list[MeterView] = []
-    keys: list[KeyView] = []
+    meters: list[MeterRow] = []
+    keys: list[KeyRow] = []
     new_token: str = ""
     new_key_name: str = ""
     creating: bool = False
-    revoke_id: str = ""
+    revoke_id: int = 0
     revoke_name: str = ""
     revoking: bool = False
 
@@ -72,16 +48,13 @@ class UsageState(BillingState):
         self.has_subscription = page.has_subscription
         self.period_label, self.next_invoice_label = page.period_label, page.next_invoice_label
         self.total_label, self.note = page.total_label, page.note
-        self.meters = [MeterView(**dataclasses.asdict(m)) for m in page.meters]
-        self.keys = [
-            KeyView(str(k.id), k.name, k.prefix, k.created_label, k.last_used_label) for k in page.keys
-        ]
+        self.meters, self.keys = list(page.meters), list(page.keys)
         self.loaded = True
 
     @rx.event
     def on_load(self):
         self.error = self.notice = self.new_token = self.new_key_name = ""
-        self.revoke_id = self.revoke_name = ""
+        self.revoke_id, self.revoke_name = 0, ""
         self.loaded = False
         try:
             with session_scope() as session:
@@ -119,13 +92,13 @@ class UsageState(BillingState):
         self.new_token = self.new_key_name = ""
 
     @rx.event
-    def ask_revoke(self, key_id: str):
+    def ask_revoke(self, key_id: int):
         key = next((k for k in self.keys if k.id == key_id), None)
-        self.revoke_id, self.revoke_name = (key.id, key.name) if key else ("", "")
+        self.revoke_id, self.revoke_name = (key.id, key.name) if key else (0, "")
 
     @rx.event
     def cancel_revoke(self):
-        self.revoke_id = self.revoke_name = ""
+        self.revoke_id, self.revoke_name = 0, ""
 
     @rx.event
     def confirm_revoke(self):
@@ -137,7 +110,7 @@ class UsageState(BillingState):
                 user = self._customer(session)
                 if user is None:
                     return
-                api_keys.revoke(session, user=user, key_id=int(self.revoke_id or 0))
+                api_keys.revoke(session, user=user, key_id=self.revoke_id)
                 self._reload(session, user)
             self.notice = f"The key “{self.revoke_name}” is revoked: calls with it are refused from now on."
         except DomainError as exc:
@@ -147,4 +120,4 @@ class UsageState(BillingState):
             self.error = UNEXPECTED
         finally:
             self.revoking = False
-            self.revoke_id = self.revoke_name = ""
+            self.revoke_id, self.revoke_name = 0, ""

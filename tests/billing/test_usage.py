@@ -34,14 +34,16 @@ def _cheap_password_hashing(monkeypatch):
 def plans(session):
     """Basic: $10 / ₩9,999 a month. API calls: $2.50 per 1,000 after 10,000 included;
     ₩1,000 per 1,000 after 5,000 included. Team has a 14-day trial and the same USD meter."""
-    basic, basic_prices = make_plan(session, "basic", tier=1, prices={("USD", "month", 1): 1000, ("KRW", "month", 1): 9999})
+    basic, basic_prices = make_plan(session, "basic", tier=1, prices={
+        ("USD", "month", 1): 1000, ("USD", "year", 1): 15000, ("KRW", "month", 1): 9999,
+    })
     team, team_prices = make_plan(session, "team", tier=2, prices={("USD", "month", 1): 5000}, trial_days=14)
     meter = lambda plan, currency, size, amount, included: catalog.create_metered_price(  # noqa: E731
         session, plan_id=plan.id, metric="api_calls", label="API calls", currency=currency,
         package_size=size, package_amount=amount, included_units=included,
     )
     return SimpleNamespace(
-        usd=basic_prices[("USD", "month", 1)], krw=basic_prices[("KRW", "month", 1)], team=team_prices[("USD", "month", 1)],
+        usd=basic_prices[("USD", "month", 1)], usd_year=basic_prices[("USD", "year", 1)], krw=basic_prices[("KRW", "month", 1)], team=team_prices[("USD", "month", 1)],
         api_usd=meter(basic, "USD", 1000, 250, 10_000), api_krw=meter(basic, "KRW", 1000, 1000, 5000),
         team_api=meter(team, "USD", 1000, 250, 0), basic_plan=basic,
     )
@@ -157,6 +159,29 @@ def test_a_plan_ending_at_its_period_end_gets_a_last_invoice_for_its_usage(sessi
     assert (last.billing_reason, last.status, last.total) == ("subscription_usage", "open", 500)
     assert lines(session, last) == [("API calls: 12,000 used, 10,000 included, per 1,000", 2, 250, 500, 0)]
     assert subscriptions.renew(session, sub.id, now=FEB28) is None  # canceled: nothing more
+
+
+def test_canceling_now_bills_the_usage_so_far(session, plans):
+    customer = make_customer(session)
+    sub = active(session, customer, plans.usd)
+    record(session, customer, 10_500, "k", T0 + DAY)
+    subscriptions.cancel(session, sub.id, at_period_end=False, reason="done", now=T0 + 2 * DAY)
+    last = repository.invoice_by_key(session, f"usage:{sub.id}:{T0.isoformat()}")
+    assert (last.status, last.total) == ("open", 250)  # 500 past the included: one started package
+    line = repository.invoice_lines(session, last.id)[0]
+    assert (line.period_start, line.period_end) == (T0, T0 + 2 * DAY)
+
+
+def test_an_interval_change_bills_the_usage_of_the_period_that_ends_early(session, plans):
+    customer = make_customer(session)
+    sub = active(session, customer, plans.usd)
+    record(session, customer, 12_000, "before", T0 + DAY)
+    changed = subscriptions.change(session, sub.id, price_id=plans.usd_year.id, quantity=1, now=T0 + 10 * DAY)
+    usage_invoice = repository.invoice_by_key(session, f"usage:{sub.id}:{T0.isoformat()}")
+    assert (usage_invoice.total, sub.current_period_start) == (500, T0 + 10 * DAY)
+    assert all("API calls" not in row[0] for row in lines(session, changed.invoice))  # billed once
+    record(session, customer, 10_001, "after", T0 + 11 * DAY)
+    assert usage.summary(session, customer.id).metrics[0].used == 10_001
 
 
 def test_usage_keeps_the_terms_it_was_recorded_under(session, plans):

@@ -8,7 +8,8 @@ from argon2 import PasswordHasher
 
 from billing_portal.billing import accounts, api_keys, catalog, payments, subscriptions, usage
 from billing_portal.db import session_scope
-from billing_portal.state.usage import KeyView, UsageState
+from billing_portal.billing.usage_portal import KeyRow
+from billing_portal.state.usage import UsageState
 from tests.support.builders import make_customer, make_plan
 
 
@@ -73,14 +74,14 @@ def test_revoking_needs_a_key_from_the_page_and_a_confirmation(signed_in):
     run(UsageState.create_key, state, {"name": "laptop"})
     token, key = state.new_token, state.keys[0]
 
-    run(UsageState.ask_revoke, state, str(bo_key))  # not on this page: ignored
-    assert state.revoke_id == ""
+    run(UsageState.ask_revoke, state, bo_key)  # not on this page: ignored
+    assert state.revoke_id == 0
     run(UsageState.ask_revoke, state, key.id)
     assert (state.revoke_id, state.revoke_name) == (key.id, "laptop")
     run(UsageState.cancel_revoke, state)
-    assert state.revoke_id == "" and len(state.keys) == 1
+    assert state.revoke_id == 0 and len(state.keys) == 1
 
-    state.revoke_id = str(bo_key)  # a forged id reaches the server's ownership check
+    state.revoke_id = bo_key  # a forged id reaches the server's ownership check
     run(UsageState.confirm_revoke, state)
     assert state.error == "No such API key."
     run(UsageState.ask_revoke, state, key.id)
@@ -97,8 +98,8 @@ def test_signed_out_visitors_are_sent_to_sign_in_and_handlers_do_nothing(engine)
     assert "/login?next=/billing/usage" in str(spec)
     run(UsageState.create_key, state, {"name": "x"})
     assert state.new_token == "" and state.keys == []
-    state.keys = [KeyView("1", "x", "bpk_", "", "")]
-    state.revoke_id = "1"
+    state.keys = [KeyRow(1, "x", "bpk_", "", "")]
+    state.revoke_id = 1
     run(UsageState.confirm_revoke, state)
     assert state.notice == ""
 
