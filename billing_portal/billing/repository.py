@@ -584,9 +584,13 @@ def usage_totals(session: Session, subscription_id: int, start, end) -> list[tup
 
 
 def share_lock_subscription(session: Session, subscription_id: int) -> Subscription | None:
-    """Usage reports share the lock; a renewal (FOR UPDATE) waits for them and they for it."""
+    """Usage reports share the lock; a renewal (FOR UPDATE) waits for them and they for it.
+    The row is read again under the lock (populate_existing), not taken from the session."""
     return session.exec(
-        select(Subscription).where(Subscription.id == subscription_id).with_for_update(read=True)
+        select(Subscription)
+        .where(Subscription.id == subscription_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
     ).first()
 
 

@@ -6,6 +6,7 @@ Dates: T0 is Sat 31 Jan 2026 12:00 UTC; a monthly subscription runs T0 -> 28 Feb
 """
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -331,3 +332,31 @@ def test_concurrent_retries_of_one_key_store_one_record(engine, db_url):
     assert len({record_id for _, record_id in results}) == 1
     with Session(engine) as session:
         assert usage_rows(session) == 1
+
+
+def test_a_report_waiting_on_a_renewal_is_refused_once_that_period_is_invoiced(engine, db_url):
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite has a single writer; row locks are tested on PostgreSQL")
+    with Session(engine, expire_on_commit=False) as session:
+        customer = make_customer(session)
+        plan, prices = make_plan(session, "basic", tier=1, prices={("USD", "month", 1): 1000})
+        catalog.create_metered_price(session, plan_id=plan.id, metric="api_calls", label="API calls",
+                                     currency="USD", package_size=1, package_amount=1)
+        sub = active(session, customer, prices[("USD", "month", 1)])
+        session.commit()
+
+    def report():
+        with Session(engine) as session:
+            usage.record_usage(session, customer.id, "api_calls", 5, "late", FEB28 - DAY, now=FEB28 + DAY)
+            session.commit()
+
+    with ThreadPoolExecutor(max_workers=1) as pool, Session(engine) as renewer:
+        invoice_id = subscriptions.renew(renewer, sub.id, now=FEB28).id  # holds the subscription's row lock
+        waiting = pool.submit(report)
+        time.sleep(0.5)
+        assert not waiting.done()  # the report waits for the renewal ...
+        renewer.commit()
+        with pytest.raises(DomainError, match="invoiced already"):  # ... then sees the new period
+            waiting.result(timeout=10)
+    with Session(engine) as session:
+        assert len(repository.invoice_lines(session, invoice_id)) == 1
