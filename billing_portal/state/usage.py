@@ -66,26 +66,37 @@ class UsageState(BillingState):
             logger.exception("usage page failed")
             self.error = UNEXPECTED
 
-    @rx.event
-    def create_key(self, form: dict[str, str]):
-        self.error = self.notice = self.new_token = ""
-        self.creating = True
+    def _act(self, busy: str, action, what: str):
+        """Run one key action for the signed-in customer and reload; gives the action's result, or
+        None when nobody is signed in or it failed (error says why)."""
+        self.error = self.notice = ""
+        setattr(self, busy, True)
         yield
         try:
             with session_scope() as session:
                 user = self._customer(session)
                 if user is None:
-                    return
-                created = api_keys.create(session, user=user, name=str(form.get("name", "")))
+                    return None
+                result = action(session, user)
                 self._reload(session, user)
-            self.new_token, self.new_key_name = created.token, created.key.name
+            return result
         except DomainError as exc:
             self.error = str(exc)
         except Exception:
-            logger.exception("API key creation failed")
+            logger.exception("%s failed", what)
             self.error = UNEXPECTED
         finally:
-            self.creating = False
+            setattr(self, busy, False)
+        return None
+
+    @rx.event
+    def create_key(self, form: dict[str, str]):
+        self.new_token = self.new_key_name = ""
+        name = str(form.get("name", ""))
+        created = yield from self._act("creating", lambda s, user: api_keys.create(s, user=user, name=name),
+                                       "API key creation")
+        if created:  # committed: only now is the token worth showing
+            self.new_token, self.new_key_name = created.token, created.key.name
 
     @rx.event
     def dismiss_token(self):
@@ -102,22 +113,9 @@ class UsageState(BillingState):
 
     @rx.event
     def confirm_revoke(self):
-        self.error = self.notice = ""
-        self.revoking = True
-        yield
-        try:
-            with session_scope() as session:
-                user = self._customer(session)
-                if user is None:
-                    return
-                api_keys.revoke(session, user=user, key_id=self.revoke_id)
-                self._reload(session, user)
-            self.notice = f"The key “{self.revoke_name}” is revoked: calls with it are refused from now on."
-        except DomainError as exc:
-            self.error = str(exc)
-        except Exception:
-            logger.exception("API key revocation failed")
-            self.error = UNEXPECTED
-        finally:
-            self.revoking = False
-            self.revoke_id, self.revoke_name = 0, ""
+        key_id, name = self.revoke_id, self.revoke_name
+        revoked = yield from self._act("revoking", lambda s, user: api_keys.revoke(s, user=user, key_id=key_id),
+                                       "API key revocation")
+        self.revoke_id, self.revoke_name = 0, ""
+        if revoked:
+            self.notice = f"The key “{name}” is revoked: calls with it are refused from now on."
