@@ -15,6 +15,7 @@ from billing_portal.components.denial import DENIED_ROUTE, DENIED_TITLE, denied_
 from billing_portal.pages import billing_credits
 from billing_portal.state.billing import CreditsState
 from billing_portal.state.auth import AuthState
+from billing_portal.pages import billing_usage
 from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.billing import HistoryState, OverviewState, PlanState
 from billing_portal.state.billing_details import DetailsState
@@ -27,6 +28,7 @@ from billing_portal.pages import admin_dashboard
 from billing_portal.state.admin_dashboard import AlertsState, DashboardState
 
 from billing_portal.state.payment_methods import PaymentMethodsState
+from billing_portal.state.usage import UsageState
 
 app = rx.App(
     head_components=[
@@ -79,4 +81,7 @@ app.add_page(denied_page, route=DENIED_ROUTE, title=DENIED_TITLE, on_load=AuthSt
 app.add_page(
     billing_credits.billing_credits_page, route=billing_credits.ROUTE, title=billing_credits.TITLE,
     on_load=CreditsState.on_load,
+)
+app.add_page(
+    billing_usage.billing_usage_page, route=billing_usage.ROUTE, title=billing_usage.TITLE, on_load=UsageState.on_load,
 )

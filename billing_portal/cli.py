@@ -197,6 +197,58 @@ def cmd_jobs_run_once(args: argparse.Namespace) -> None:
         raise CommandError("some jobs failed")
 
 
+def _customer_id(session, email: str) -> int:
+    from billing_portal.billing import repository
+    from billing_portal.billing.accounts import normalize_email
+
+    customer = repository.customer_by_email(session, normalize_email(email))
+    if customer is None:
+        raise CommandError(f"no customer with the email {email}")
+    return customer.id
+
+
+def cmd_usage_record(args: argparse.Namespace) -> None:
+    from billing_portal.billing import usage
+
+    with session_scope() as session:
+        at = usage.parse_timestamp(args.at) if args.at else None
+        done = usage.record_usage(session, _customer_id(session, args.customer), args.metric, args.quantity,
+                                  args.idempotency_key, at)
+        record = done.record
+        print(f"{'Already recorded' if done.replayed else 'Recorded'}: {record.quantity:,} {record.metric} at "
+              f"{record.recorded_at.isoformat()} (key {record.idempotency_key}).")
+
+
+def cmd_usage_summary(args: argparse.Namespace) -> None:
+    from billing_portal.billing import usage
+
+    with session_scope() as session:
+        summary = usage.summary(session, _customer_id(session, args.customer))
+    if not summary.has_subscription:
+        raise CommandError(f"{args.customer} has no running subscription")
+    data = {
+        "currency": summary.currency,
+        "period_start": summary.period_start.isoformat(),
+        "period_end": summary.period_end.isoformat(),
+        "trial": summary.trial,
+        "amount": summary.amount,
+        "metrics": [
+            {"metric": m.metric, "label": m.label, "used": m.used, "included": m.included,
+             "package_size": m.package_size, "package_amount": m.package_amount, "packages": m.packages,
+             "amount": m.amount}
+            for m in summary.metrics + summary.earlier
+        ],
+    }
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    print(f"Period {data['period_start'][:10]} – {data['period_end'][:10]}" + (" (trial: not charged)" if summary.trial else ""))
+    print(f"{'METRIC':<24} {'USED':>14} {'INCLUDED':>14} {'ADDS':>16}")
+    for m in summary.metrics + summary.earlier:
+        print(f"{m.metric:<24} {m.used:>14,} {m.included:>14,} {format_money(m.amount, m.currency):>16}")
+    print(f"{'total before tax':<24} {'':>14} {'':>14} {format_money(summary.amount, summary.currency):>16}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m billing_portal", description="Billing Portal operations.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -243,6 +295,20 @@ def build_parser() -> argparse.ArgumentParser:
     work = job_commands.add_parser("work", help="run jobs on their schedules until stopped (a job worker)")
     work.add_argument("--job", action="append", help="run only this job (repeatable)")
     work.set_defaults(run=cmd_jobs_work)
+
+    metered = commands.add_parser("usage", help="metered usage of a customer")
+    usage_commands = metered.add_subparsers(dest="usage_command", required=True, metavar="ACTION")
+    record = usage_commands.add_parser("record", help="record usage (idempotent per customer and key)")
+    record.add_argument("--customer", required=True, metavar="EMAIL", help="the customer's sign-in email")
+    record.add_argument("--metric", required=True, help="e.g. api_calls")
+    record.add_argument("--quantity", required=True, type=int, help="a positive whole number of units")
+    record.add_argument("--idempotency-key", required=True, metavar="KEY", help="unique per report; a retry reuses it")
+    record.add_argument("--at", metavar="TIMESTAMP", help="when it happened, ISO 8601 with a zone (default now)")
+    record.set_defaults(run=cmd_usage_record)
+    usage_summary = usage_commands.add_parser("summary", help="the current period's usage and what it will add")
+    usage_summary.add_argument("--customer", required=True, metavar="EMAIL", help="the customer's sign-in email")
+    usage_summary.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    usage_summary.set_defaults(run=cmd_usage_summary)
     return parser
 
 

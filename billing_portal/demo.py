@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from billing_portal.billing import accounts, catalog, payments, repository, subscriptions
+from billing_portal.billing import accounts, catalog, payments, repository, subscriptions, usage
+from billing_portal.billing.errors import DomainError
 from billing_portal.billing.periods import add_months
 from billing_portal.models import CreditPack, Customer, Invoice, Price, Role, User
 from billing_portal.models.types import utcnow
@@ -40,6 +41,12 @@ PACKS = [
     ("credits-1000-krw", "1,000 credits", "KRW", 12000, 1000, 100),
     ("credits-5000-krw", "5,000 credits", "KRW", 55000, 5000, 750),
 ]
+# Metered API calls on every paid plan: (plan, included calls); per started 1,000 past them,
+# $2.00 or ₩2,000.
+METERED = [("starter", 10_000), ("pro", 100_000), ("enterprise", 1_000_000)]
+METER_PACKAGE = {"USD": 200, "KRW": 2000}
+# The demo customer's calls this period, in five reports: 14,250 in all, so 5 packages are due.
+DEMO_USAGE = [3200, 2750, 4100, 1900, 2300]
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ def seed_demo(session: Session, *, now: datetime | None = None) -> SeedReport:
     customer_user = _ensure_user(session, *DEMO_CUSTOMER, name="김민준 Kim Min-jun", role=Role.CUSTOMER)
     if customer_user is not None:
         _seed_customer_history(session, customer_user, now)
+    _seed_metering(session, now)
     return SeedReport(created_catalog, customer_user is not None, created_admin)
 
 
@@ -139,3 +147,27 @@ def _pay(session: Session, invoice: Invoice, at: datetime):
         session, invoice_id=invoice.id, idempotency_key=f"demo:invoice:{invoice.id}",
         succeeded=True, card_brand="visa", card_last4="4242", now=at,
     )
+
+
+def _seed_metering(session: Session, now: datetime) -> None:
+    """Meters on the paid plans, and usage of the demo customer this period: both idempotent
+    (an active meter is left alone; usage reports carry fixed keys)."""
+    for slug, included in METERED:
+        plan = repository.plan_by_slug(session, slug)
+        for currency, amount in METER_PACKAGE.items():
+            if plan and not repository.active_metered_price(session, plan_id=plan.id, metric="api_calls", currency=currency):
+                catalog.create_metered_price(
+                    session, plan_id=plan.id, metric="api_calls", label="API calls", currency=currency,
+                    package_size=1000, package_amount=amount, included_units=included,
+                )
+    customer = repository.customer_by_email(session, DEMO_CUSTOMER[0])
+    subscription = repository.live_subscription(session, customer.id) if customer else None
+    if subscription is None or subscription.status not in usage.RECORDING_STATUSES:
+        return
+    start = subscription.current_period_start
+    step = (min(now, subscription.current_period_end) - start) / (len(DEMO_USAGE) + 1)
+    for n, quantity in enumerate(DEMO_USAGE, start=1):
+        try:
+            usage.record_usage(session, customer.id, "api_calls", quantity, f"demo:usage:{n}", start + step * n, now=now)
+        except DomainError:  # the demo customer's plan has no meter now: nothing to show
+            return

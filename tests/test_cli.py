@@ -59,3 +59,31 @@ def test_errors_are_one_line_and_non_zero(empty_sqlite):
     assert cli("--help", db_url=empty_sqlite).returncode == 0
     for command in (["migrate"], ["seed-demo"], ["create-admin"], ["invoices", "list"]):
         assert cli(*command, "--help", db_url=empty_sqlite).returncode == 0
+
+
+def test_usage_record_and_summary(empty_sqlite):
+    cli("migrate", db_url=empty_sqlite)
+    cli("seed-demo", db_url=empty_sqlite)
+    record = ("usage", "record", "--customer", "demo@example.com", "--metric", "api_calls", "--quantity", "750")
+    done = cli(*record, "--idempotency-key", "ops-1", db_url=empty_sqlite)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Recorded: 750 api_calls at ")
+    again = cli(*record, "--idempotency-key", "ops-1", db_url=empty_sqlite)
+    assert again.returncode == 0 and again.stdout.startswith("Already recorded: 750 api_calls")
+    changed = cli(*record[:-1], "751", "--idempotency-key", "ops-1", db_url=empty_sqlite)
+    assert changed.returncode == 1 and "used already for 750 api_calls" in changed.stderr
+    assert "Traceback" not in changed.stderr
+    nobody = cli(*record[:3], "nobody@example.com", *record[4:], "--idempotency-key", "x", db_url=empty_sqlite)
+    assert nobody.returncode == 1 and "no customer with the email nobody@example.com" in nobody.stderr
+    bad_at = cli(*record, "--idempotency-key", "ops-2", "--at", "soon", db_url=empty_sqlite)
+    assert bad_at.returncode == 1 and "ISO 8601" in bad_at.stderr
+
+    summary = json.loads(cli("usage", "summary", "--customer", "demo@example.com", "--json", db_url=empty_sqlite).stdout)
+    # The demo's 14,250 calls and these 750: 15,000 on Starter, 5,000 past the 10,000 included = 5 × ₩2,000.
+    assert [(m["metric"], m["used"], m["packages"], m["amount"]) for m in summary["metrics"]] == [
+        ("api_calls", 15_000, 5, 10_000)
+    ]
+    assert (summary["currency"], summary["amount"]) == ("KRW", 10_000)
+    table = cli("usage", "summary", "--customer", "demo@example.com", db_url=empty_sqlite)
+    assert "api_calls" in table.stdout and "₩10,000" in table.stdout
+    assert cli("usage", "record", "--help", db_url=empty_sqlite).returncode == 0

@@ -33,3 +33,21 @@ def test_seed_is_idempotent(session):
     report = seed_demo(session, now=T0)
     assert not (report.created_catalog or report.created_customer or report.created_admin)
     assert [session.exec(select(func.count()).select_from(m)).one() for m in (Plan, Invoice, Payment)] == counts
+
+
+def test_the_demo_customer_has_metered_api_calls_this_period(session):
+    from billing_portal.billing import repository, usage
+    from billing_portal.models import MeteredPrice, UsageRecord
+
+    seed_demo(session, now=T0)
+    customer = repository.customer_by_email(session, "demo@example.com")
+    summary = usage.summary(session, customer.id)
+    # 14,250 calls on Starter: 4,250 past the 10,000 included = 5 started packages × ₩2,000.
+    assert [(m.metric, m.used, m.included, m.packages, m.amount) for m in summary.metrics] == [
+        ("api_calls", 14_250, 10_000, 5, 10_000)
+    ]
+    assert summary.period_start <= min(r.recorded_at for r in session.exec(select(UsageRecord))) < T0
+    counts = [session.exec(select(func.count()).select_from(m)).one() for m in (MeteredPrice, UsageRecord)]
+    assert counts == [6, 5]
+    seed_demo(session, now=T0)
+    assert [session.exec(select(func.count()).select_from(m)).one() for m in (MeteredPrice, UsageRecord)] == counts

@@ -8,6 +8,7 @@ from billing_portal.api.documents import credit_note, invoice_pdf
 from billing_portal.api.downloads import download
 from billing_portal.api.health import health
 from billing_portal.api.security import SecurityHeaders
+from billing_portal.api.usage import record_usage
 from billing_portal.api.webhooks import stripe_webhook
 from billing_portal.gateways.storage import DOWNLOAD_ROUTE
 
@@ -19,4 +20,5 @@ def build_api() -> Starlette:
         Route(DOWNLOAD_ROUTE, download, methods=["GET"]),
         Route("/api/invoices/{object_id}/pdf", invoice_pdf, methods=["GET"]),
         Route("/api/refunds/{object_id}/credit-note", credit_note, methods=["GET"]),
+        Route("/api/usage", record_usage, methods=["POST"]),
     ], middleware=[Middleware(SecurityHeaders)])

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from billing_portal.billing import repository
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.money import exponent, format_money, round_half_up
-from billing_portal.models import Interval, Plan, Price
+from billing_portal.models import Interval, MeteredPrice, Plan, Price
 from billing_portal.models.types import utcnow
 
 PRICING_INTERVALS: list[tuple[str, int, str]] = [
@@ -22,6 +22,8 @@ PRICING_INTERVALS: list[tuple[str, int, str]] = [
     (Interval.YEAR.value, 1, "Annual"),
 ]
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_METRIC = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_PACKAGE_SIZE = 10**9
 MAX_INTERVAL_COUNT = 36
 
 
@@ -206,6 +208,53 @@ def archive_price(session: Session, price_id: int) -> Price:
     price = _get(session, Price, price_id, "price")
     price.active = False
     price.archived_at = utcnow()
+    session.add(price)
+    session.flush()
+    return price
+
+
+def create_metered_price(
+    session: Session,
+    *,
+    plan_id: int,
+    metric: str,
+    label: str,
+    currency: str,
+    package_size: int,
+    package_amount: int,
+    included_units: int = 0,
+) -> MeteredPrice:
+    """Charge `package_amount` per started package of `package_size` units past `included_units`.
+
+    One active price per plan, metric and currency: archive the old one to replace it.
+    """
+    _get(session, Plan, plan_id, "plan")
+    if not isinstance(metric, str) or not _METRIC.match(metric):
+        raise DomainError("A metric name is 1–64 lowercase letters, digits or underscores, starting with a letter.")
+    label = " ".join(str(label).split())
+    if not 1 <= len(label) <= 100:
+        raise DomainError("A metric label is 1–100 characters.")
+    currency = currency.upper()
+    exponent(currency)
+    _check_int(package_size, "The package size", 1, MAX_PACKAGE_SIZE)
+    _check_int(package_amount, "The package amount", 0, 10**15)
+    _check_int(included_units, "Included units", 0, 10**15)
+    if repository.active_metered_price(session, plan_id=plan_id, metric=metric, currency=currency):
+        raise DomainError(f"This plan already has an active {currency} price for {metric}: archive it first.")
+    price = MeteredPrice(
+        plan_id=plan_id, metric=metric, label=label, currency=currency, package_size=package_size,
+        package_amount=package_amount, included_units=included_units,
+    )
+    session.add(price)
+    session.flush()
+    return price
+
+
+def archive_metered_price(session: Session, metered_price_id: int) -> MeteredPrice:
+    """No new usage is recorded under it; usage recorded already is still billed on its terms."""
+    price = _get(session, MeteredPrice, metered_price_id, "metered price")
+    price.active = False
+    price.archived_at = price.archived_at or utcnow()
     session.add(price)
     session.flush()
     return price

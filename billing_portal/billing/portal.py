@@ -28,6 +28,7 @@ from billing_portal.billing.money import format_money, to_major
 from billing_portal.billing.refund_requests import REFUNDABLE_STATUSES
 from billing_portal.billing.subscriptions import ChangePreview
 from billing_portal.billing.tax import line_tax
+from billing_portal.billing.usage import summary as usage_summary
 from billing_portal.models import Customer, Plan, Price, Subscription
 from billing_portal.models import SubscriptionStatus as S
 from billing_portal.settings import get_settings
@@ -85,6 +86,7 @@ _REASONS = {
     "subscription_create": "First period of your subscription",
     "subscription_cycle": "Subscription renewal",
     "subscription_update": "Plan change (prorated)",
+    "subscription_usage": "Metered usage",
     "manual": "Invoice",
 }
 STATUS_LABELS = {
@@ -240,7 +242,10 @@ def overview(session: Session, customer_id: int, now: datetime) -> Overview:
     if subscription.scheduled_price_id:
         next_price = session.get(Price, subscription.scheduled_price_id)
         next_quantity = subscription.scheduled_quantity or subscription.quantity
-    next_amount = _gross([next_price.unit_amount * next_quantity], rule)
+    # The renewal invoice also bills this period's metered usage (billing/usage.py): so far, here.
+    metered = usage_summary(session, customer_id)
+    metered_amounts = [] if metered.trial else [c.amount for c in metered.metrics + metered.earlier]
+    next_amount = _gross([next_price.unit_amount * next_quantity, *metered_amounts], rule)
     renews_at = subscription.current_period_end
     next_label = format_day(renews_at)
     next_amount_label = format_money(next_amount, next_price.currency, locale)

@@ -10,6 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from billing_portal.models import (
+    ApiKey,
+    MeteredPrice,
+    UsageRecord,
     CreditLedgerEntry,
     CreditPack,
     Customer,
@@ -28,6 +31,7 @@ from billing_portal.models import (
     Subscription,
     StoredFile,
     SubscriptionStatus,
+    User,
     WebhookEvent,
 )
 
@@ -764,3 +768,73 @@ def oldest_open_invoice_id(session: Session, customer_id: int) -> int | None:
     return session.exec(
         select(Invoice.id).where(Invoice.customer_id == customer_id, Invoice.status == "open").order_by(Invoice.id)
     ).first()
+
+
+# --- usage billing (billing/usage.py, billing/api_keys.py) --------------------------------------
+
+
+def active_metered_price(session: Session, *, plan_id: int, metric: str, currency: str) -> MeteredPrice | None:
+    return session.exec(
+        select(MeteredPrice).where(
+            MeteredPrice.plan_id == plan_id, MeteredPrice.metric == metric,
+            MeteredPrice.currency == currency, MeteredPrice.active,
+        )
+    ).first()
+
+
+def active_metered_prices(session: Session, *, plan_id: int, currency: str) -> Sequence[MeteredPrice]:
+    return session.exec(
+        select(MeteredPrice)
+        .where(MeteredPrice.plan_id == plan_id, MeteredPrice.currency == currency, MeteredPrice.active)
+        .order_by(MeteredPrice.metric, MeteredPrice.id)
+    ).all()
+
+
+def usage_by_key(session: Session, customer_id: int, idempotency_key: str) -> UsageRecord | None:
+    return session.exec(
+        select(UsageRecord).where(UsageRecord.customer_id == customer_id, UsageRecord.idempotency_key == idempotency_key)
+    ).first()
+
+
+def usage_totals(session: Session, subscription_id: int, start, end) -> list[tuple[int, int]]:
+    """(metered price id, units) used in [start, end), through ix_usage_subscription_metric_at."""
+    rows = session.exec(
+        select(UsageRecord.metered_price_id, func.sum(UsageRecord.quantity))
+        .where(
+            UsageRecord.subscription_id == subscription_id,
+            UsageRecord.recorded_at >= start,
+            UsageRecord.recorded_at < end,
+        )
+        .group_by(UsageRecord.metered_price_id)
+        .order_by(UsageRecord.metered_price_id)
+    ).all()
+    return [(price_id, int(units)) for price_id, units in rows]
+
+
+def share_lock_subscription(session: Session, subscription_id: int) -> Subscription | None:
+    """Usage reports share the lock; a renewal (FOR UPDATE) waits for them and they for it.
+    The row is read again under the lock (populate_existing), not taken from the session."""
+    return session.exec(
+        select(Subscription)
+        .where(Subscription.id == subscription_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def api_key_by_hash(session: Session, token_hash: str) -> ApiKey | None:
+    return session.exec(select(ApiKey).where(ApiKey.token_hash == token_hash)).first()
+
+
+def customer_api_keys(session: Session, customer_id: int, *, limit: int) -> Sequence[ApiKey]:
+    """The customer's keys that still work, newest first."""
+    return session.exec(
+        select(ApiKey)
+        .where(ApiKey.customer_id == customer_id, ApiKey.revoked_at.is_(None))
+        .order_by(ApiKey.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def customer_by_email(session: Session, email: str) -> Customer | None:
+    return session.exec(select(Customer).join(User, User.id == Customer.user_id).where(User.email == email)).first()

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from billing_portal.billing import invoices, repository
+from billing_portal.billing import invoices, repository, usage
 from billing_portal.billing.catalog import months_in, period_label, sellable_price
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.invoices import DraftLine
@@ -172,6 +172,8 @@ def change(
     invoice = None
     if subscription.status != S.TRIALING:
         if (old_price.interval, old_price.interval_count) != (new_price.interval, new_price.interval_count):
+            # The period restarts now: the usage of the part that ends is billed now.
+            _usage_invoice(session, subscription, subscription.current_period_start, now, now)
             subscription.billing_anchor = now
             subscription.current_period_start = now
             subscription.current_period_end = period_end(now, new_price.interval, new_price.interval_count)
@@ -228,6 +230,7 @@ def cancel(
         subscription.status = next_status(subscription.status, Event.CANCEL_NOW)
         subscription.canceled_at = now
         _void_unpaid_invoices(session, subscription, now)
+        _usage_invoice(session, subscription, subscription.current_period_start, now, now)
     subscription.cancel_reason = reason
     session.add(subscription)
     session.flush()
@@ -277,11 +280,13 @@ def unpause(session: Session, subscription_id: int, *, now: datetime | None = No
     invoice = None
     if now >= subscription.current_period_end:
         price, plan = _price_and_plan(session, subscription.price_id)
+        past = (subscription.current_period_start, subscription.current_period_end)
         subscription.billing_anchor = subscription.current_period_start = now
         subscription.current_period_end = period_end(now, price.interval, price.interval_count)
         invoice = _period_invoice(
             session, subscription, price, plan,
             key=f"renewal:{subscription.id}:{now.isoformat()}", reason="subscription_cycle", now=now,
+            usage_period=past,
         )
     session.add(subscription)
     session.flush()
@@ -308,6 +313,7 @@ def renew(session: Session, subscription_id: int, *, now: datetime | None = None
         subscription.canceled_at = subscription.current_period_end
         session.add(subscription)
         session.flush()
+        _usage_invoice(session, subscription, subscription.current_period_start, subscription.current_period_end, now)
         return None
 
     if subscription.scheduled_price_id:
@@ -319,6 +325,7 @@ def renew(session: Session, subscription_id: int, *, now: datetime | None = None
         subscription.quantity = subscription.scheduled_quantity or subscription.quantity
         subscription.scheduled_price_id = subscription.scheduled_quantity = None
     price, plan = _price_and_plan(session, subscription.price_id)
+    past = (subscription.current_period_start, subscription.current_period_end)
     start = subscription.current_period_end
     subscription.current_period_start = start
     subscription.current_period_end = period_end(
@@ -331,6 +338,7 @@ def renew(session: Session, subscription_id: int, *, now: datetime | None = None
     invoice = _period_invoice(
         session, subscription, price, plan,
         key=f"renewal:{subscription.id}:{start.isoformat()}", reason="subscription_cycle", now=now,
+        usage_period=past,
     )
     if invoice.status == InvoiceStatus.PAID and subscription.status == S.TRIALING:
         invoice_paid(session, invoice)  # a free price: nothing to collect, so the trial converts now
@@ -396,8 +404,11 @@ def _preview(session: Session, subscription: Subscription, price_id: int, quanti
 
 
 def _period_invoice(
-    session: Session, subscription: Subscription, price: Price, plan: Plan, *, key: str, reason: str, now: datetime
+    session: Session, subscription: Subscription, price: Price, plan: Plan, *, key: str, reason: str, now: datetime,
+    usage_period: tuple[datetime, datetime] | None = None,
 ) -> Invoice:
+    """The invoice for the subscription's current period, plus the metered usage of
+    `usage_period` (the period that just closed), which is billed in arrears."""
     existing = repository.invoice_by_key(session, key)
     if existing:
         return existing
@@ -412,7 +423,8 @@ def _period_invoice(
                 quantity=subscription.quantity,
                 period_start=subscription.current_period_start,
                 period_end=subscription.current_period_end,
-            )
+            ),
+            *(usage.usage_lines(session, subscription, *usage_period) if usage_period else ()),
         ],
         subscription_id=subscription.id,
         billing_reason=reason,
@@ -427,6 +439,21 @@ def _period_invoice(
         session.add(invoice)
         session.flush()
     return invoice
+
+
+def _usage_invoice(session: Session, subscription: Subscription, start: datetime, end: datetime, now: datetime) -> Invoice | None:
+    """The usage of [start, end) on its own invoice, when a period ends without a renewal to carry
+    it: the plan ends (at the period end or now) or its period restarts (an interval change)."""
+    key = f"usage:{subscription.id}:{start.isoformat()}"
+    lines = usage.usage_lines(session, subscription, start, end)
+    if not lines or repository.invoice_by_key(session, key):
+        return None
+    draft = invoices.create_draft(
+        session, customer_id=subscription.customer_id, currency=session.get(Price, subscription.price_id).currency,
+        lines=lines, subscription_id=subscription.id, billing_reason="subscription_usage", idempotency_key=key,
+        now=now,
+    )
+    return invoices.finalize(session, draft.id, now=now)
 
 
 def _abandon_incomplete(session: Session, subscription: Subscription, now: datetime) -> None:

@@ -13,8 +13,8 @@ SR_ONLY = {"position": "absolute", "width": "1px", "height": "1px", "overflow": 
            "clip": "rect(0 0 0 0)", "whiteSpace": "nowrap"}
 
 BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history"),
-                ("Payment methods", "/billing/payment-methods"), ("Credits", "/billing/credits"),
-                ("Files", "/billing/files"), ("Details", "/billing/details")]
+                ("Payment methods", "/billing/payment-methods"), ("Usage", "/billing/usage"),
+                ("Credits", "/billing/credits"), ("Files", "/billing/files"), ("Details", "/billing/details")]
 
 
 def status_color(group) -> rx.Var:

@@ -6,6 +6,7 @@ from billing_portal.state.auth import AuthState
 
 PRODUCT_NAME = "Billing Portal"
 BILLING_LINKS = [("Billing", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
+BILLING_LINKS.append(("Usage", "/billing/usage"))
 
 
 def link_button(label: str, href: str, **props) -> rx.Component:

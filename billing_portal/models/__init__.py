@@ -2,7 +2,7 @@
 
 from billing_portal.models.analytics import AnalyticsAlert, MrrMonth, MrrSnapshot, PaymentDay, RollupCursor
 from billing_portal.models.audit import AuditEntry
-from billing_portal.models.catalog import CreditPack, Interval, Plan, Price
+from billing_portal.models.catalog import CreditPack, Interval, MeteredPrice, Plan, Price
 from billing_portal.models.credits import CreditLedgerEntry
 from billing_portal.models.customers import Customer
 from billing_portal.models.files import StoredFile
@@ -11,7 +11,7 @@ from billing_portal.models.payments import Payment, PaymentStatus, Refund, Refun
 from billing_portal.models.refund_requests import RefundRequest, RefundRequestStatus
 from billing_portal.models.payment_methods import PaymentMethod
 from billing_portal.models.subscriptions import Subscription, SubscriptionStatus
-from billing_portal.models.usage import UsageRecord
+from billing_portal.models.usage import ApiKey, UsageRecord
 from billing_portal.models.users import AuthSession, LoginThrottle, Role, User
 from billing_portal.models.webhooks import WebhookEvent
 
@@ -22,4 +22,5 @@ __all__ = [
     "Subscription", "SubscriptionStatus", "UsageRecord", "User", "WebhookEvent",
     "AnalyticsAlert", "MrrMonth", "MrrSnapshot", "PaymentDay", "RollupCursor",
     "RefundRequest", "RefundRequestStatus",
+    "ApiKey", "MeteredPrice",
 ]

@@ -63,3 +63,26 @@ class CreditPack(SQLModel, table=True):
     credits: int
     bonus_credits: int = 0
     active: bool = True
+
+
+class MeteredPrice(SQLModel, table=True):
+    """What a plan charges per package of units of one metric, after the included units.
+
+    Package pricing: every started package is charged in full. Never edited once usage was
+    recorded under it (usage rows point at it): archived and replaced instead.
+    """
+
+    __tablename__ = "metered_prices"
+    __table_args__ = (Index("ix_metered_prices_lookup", "plan_id", "metric", "currency", "active"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plans.id")
+    metric: str = Field(max_length=64)
+    label: str = Field(max_length=100)
+    currency: str = Field(max_length=3)
+    package_size: int = Field(sa_type=BigInteger)
+    package_amount: int = Field(sa_type=BigInteger)
+    included_units: int = Field(default=0, sa_type=BigInteger)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -41,7 +41,8 @@ class Invoice(SQLModel, table=True):
     pdf_key: str | None = Field(default=None, max_length=500)
     # When the stored PDF was drawn: paid or voided after it means the PDF is stale (re-rendered).
     pdf_rendered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # Why the invoice exists: subscription_create, subscription_cycle, subscription_update, manual.
+    # Why the invoice exists: subscription_create, subscription_cycle, subscription_update,
+    # subscription_usage (the last period's usage of a plan that ended), manual.
     billing_reason: str = Field(default="manual", max_length=32)
     # What the invoice bills, e.g. "renewal:7:2026-03-01T00:00:00+00:00": one invoice per thing.
     idempotency_key: str | None = Field(default=None, max_length=255, unique=True)

@@ -5,14 +5,11 @@ hosted checkout) are signed with Stripe's scheme by tests/support/stripe_signing
 """
 
 import json
-import os
 import random
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -37,7 +34,8 @@ from tests.billing.test_webhooks import (
 )
 from tests.gateways.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, LocalStripeHelper
 from tests.support.builders import make_customer, make_plan
-from tests.support.stand_ins import REPO_ROOT, http_request, start_process
+from tests.api.conftest import start_api
+from tests.support.stand_ins import http_request
 from tests.support.stripe_signing import sign_payload, signed_event
 
 ROUTE = "/api/webhooks/stripe"
@@ -61,21 +59,8 @@ def stripe_settings(localstripe_clean, monkeypatch):
 @pytest.fixture
 def server(engine, db_url, stripe_settings):
     """The API app under granian, on the test's database, with the test's webhook secret."""
-    env = {**os.environ, "DATABASE_URL": db_url, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-           "STRIPE_SECRET_KEY": SECRET_KEY, "STRIPE_API_BASE": stripe_settings.url,
-           "BILLING_PORTAL_ENV_FILE": os.devnull, "PYTHONPATH": str(REPO_ROOT)}
-    granian = str(Path(sys.executable).parent / "granian")
-
-    def ready(handle) -> bool:
-        status, _ = http_request("GET", handle.url + "/api/health", timeout=2)
-        return status == 200
-
-    handle = start_process(
-        "granian",
-        lambda port, _: [granian, "--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
-                         "--workers", "1", "--no-ws", "billing_portal.api:build_api"],
-        "http://127.0.0.1:{port}", ready, cwd=REPO_ROOT, env=env, timeout=30,
-    )
+    handle = start_api(db_url, STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET, STRIPE_SECRET_KEY=SECRET_KEY,
+                       STRIPE_API_BASE=stripe_settings.url)
     yield handle
     handle.stop()
 
