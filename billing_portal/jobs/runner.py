@@ -30,6 +30,7 @@ JOBS: tuple[Job, ...] = (
     Job("webhooks", tasks.process_webhook_events, every_seconds=3),
     Job("invoice-pdfs", tasks.render_missing_invoice_pdfs, every_seconds=60),
     Job("file-cleanup", tasks.cleanup_files, every_seconds=3600),
+    Job("reconciliation", tasks.reconcile_recent, every_seconds=86400),
 )
 
 

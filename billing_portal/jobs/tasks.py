@@ -2,11 +2,12 @@
 it twice, or from two runners at once, does the work once (row locks and unique keys decide)."""
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from billing_portal.billing import repository, subscriptions
 from billing_portal.billing import files, invoice_pdfs
 from billing_portal.billing import webhooks
+from billing_portal.billing import reconciliation
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
 
@@ -42,3 +43,15 @@ def render_missing_invoice_pdfs(now: datetime) -> int:
 def process_webhook_events(now: datetime) -> int:
     """Stripe events received and not processed yet, and retries that are due (billing/webhooks.py)."""
     return webhooks.process_due(now, session_scope=session_scope)
+
+
+def reconcile_recent(now: datetime) -> int:
+    """Yesterday and today against Stripe, report only (healing is an admin's decision): any
+    discrepancy writes a `reconciliation.discrepancies` audit entry, the alert. How many found."""
+    start, end = reconciliation.day_range(now.date() - timedelta(days=1), now.date())
+    with session_scope() as session:
+        report = reconciliation.reconcile(session, start=start, end=end, actor="system", now=now)
+    if not report.clean:
+        logger.warning("reconciliation found %s discrepancies between %s and %s", len(report.discrepancies),
+                       start.date(), end.date())
+    return len(report.discrepancies)
