@@ -15,6 +15,8 @@ from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
 from billing_portal.state.pricing import PricingState
 from billing_portal.pages import admin_refunds
 from billing_portal.state.admin_refunds import RefundsAdminState
+from billing_portal.pages import admin_reconciliation
+from billing_portal.state.admin_reconciliation import ReconciliationAdminState
 
 app = rx.App(
     head_components=[
@@ -47,3 +49,5 @@ app.add_page(
 # Admin console, operations (the dashboard at /admin is registered with the analytics pages).
 app.add_page(admin_refunds.admin_refunds_page, route=admin_refunds.ROUTE, title=admin_refunds.TITLE,
              on_load=RefundsAdminState.on_load)
+app.add_page(admin_reconciliation.admin_reconciliation_page, route=admin_reconciliation.ROUTE,
+             title=admin_reconciliation.TITLE, on_load=ReconciliationAdminState.on_load)
