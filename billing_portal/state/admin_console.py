@@ -70,20 +70,14 @@ class ConsoleState(AdminState):
     def _reload(self, session, admin) -> None:
         raise NotImplementedError
 
+    # Reflex runs an inherited handler on the parent's state, so each paged page declares its own
+    # next_page/previous_page, calling this.
     def _turn_page(self, page: int):
         def work(session, admin):
             self.page = max(1, min(page, self.pages))
             self._reload(session, admin)
 
         return self._as_admin(work)
-
-    @rx.event
-    def next_page(self):
-        return self._turn_page(self.page + 1)
-
-    @rx.event
-    def previous_page(self):
-        return self._turn_page(self.page - 1)
 
 
 # ---- webhooks
@@ -126,6 +120,14 @@ class WebhooksAdminState(ConsoleState):
         self.types = [TypeCountView(t, " · ".join(f"{s} {n}" for s, n in sorted(c.items())))
                       for t, c in admin_console.event_types(session, admin=admin)]
         self.loaded = True
+
+    @rx.event
+    def next_page(self):
+        return self._turn_page(self.page + 1)
+
+    @rx.event
+    def previous_page(self):
+        return self._turn_page(self.page - 1)
 
     @rx.event
     def on_load(self):
@@ -302,6 +304,14 @@ class AuditAdminState(ConsoleState):
         self.loaded = True
 
     @rx.event
+    def next_page(self):
+        return self._turn_page(self.page + 1)
+
+    @rx.event
+    def previous_page(self):
+        return self._turn_page(self.page - 1)
+
+    @rx.event
     def on_load(self):
         self.page = 1
         return self._as_admin(self._reload, route="/admin/audit")
@@ -396,6 +406,14 @@ class CustomersAdminState(ConsoleState):
         self.d_subscriptions, self.d_invoices, self.d_payments = list(d.subscriptions), list(d.invoices), list(d.payments)
         self.d_files, self.d_audit = list(d.files), list(d.audit)
         self.d_price_options = [OptionView(v, label) for v, label in d.price_options]
+
+    @rx.event
+    def next_page(self):
+        return self._turn_page(self.page + 1)
+
+    @rx.event
+    def previous_page(self):
+        return self._turn_page(self.page - 1)
 
     @rx.event
     def on_load(self):
