@@ -116,7 +116,8 @@ def _detail() -> rx.Component:
         rx.card(rx.flex(
             rx.vstack(rx.heading(S.d_name, size="5", as_="h2", id="customer-name"),
                       rx.text(S.d_company, size="2", color=rx.color("gray", 11)),
-                      rx.text(S.d_email, " · ", S.d_country, size="2", color=rx.color("gray", 11)), spacing="1"),
+                      rx.text(S.d_email, rx.cond(S.d_country != "", " · " + S.d_country, ""), size="2",
+                              color=rx.color("gray", 11)), spacing="1"),
             rx.vstack(rx.text("Plan: ", rx.cond(S.d_plan != "", S.d_plan, "none"), " ", S.d_status, size="2",
                               weight="medium"),
                       rx.text(S.d_period, rx.cond(S.d_cancel_at_period_end, " · ends at period end", ""), size="2"),
