@@ -29,6 +29,10 @@ from billing_portal.state.admin_dashboard import AlertsState, DashboardState
 
 from billing_portal.state.payment_methods import PaymentMethodsState
 from billing_portal.state.usage import UsageState
+from billing_portal.pages import admin_reconciliation
+from billing_portal.state.admin_reconciliation import ReconciliationAdminState
+from billing_portal.pages import admin_audit, admin_catalog, admin_customers, admin_webhooks
+from billing_portal.state.admin_console import AuditAdminState, CatalogAdminState, CustomersAdminState, WebhooksAdminState
 
 app = rx.App(
     head_components=[
@@ -85,3 +89,12 @@ app.add_page(
 app.add_page(
     billing_usage.billing_usage_page, route=billing_usage.ROUTE, title=billing_usage.TITLE, on_load=UsageState.on_load,
 )
+app.add_page(admin_reconciliation.admin_reconciliation_page, route=admin_reconciliation.ROUTE,
+             title=admin_reconciliation.TITLE, on_load=ReconciliationAdminState.on_load)
+for module, page, state in (
+    (admin_customers, admin_customers.admin_customers_page, CustomersAdminState),
+    (admin_webhooks, admin_webhooks.admin_webhooks_page, WebhooksAdminState),
+    (admin_catalog, admin_catalog.admin_catalog_page, CatalogAdminState),
+    (admin_audit, admin_audit.admin_audit_page, AuditAdminState),
+):
+    app.add_page(page, route=module.ROUTE, title=module.TITLE, on_load=state.on_load)

@@ -249,6 +249,36 @@ def cmd_usage_summary(args: argparse.Namespace) -> None:
     print(f"{'total before tax':<24} {'':>14} {'':>14} {format_money(summary.amount, summary.currency):>16}")
 
 
+def cmd_reconcile(args: argparse.Namespace) -> None:
+    from datetime import timedelta
+
+    from billing_portal.billing import reconciliation
+    from billing_portal.models.types import utcnow
+
+    today = utcnow().date()
+    first, last = args.date_from or today - timedelta(days=1), args.date_to or today
+    start, end = reconciliation.day_range(first, last)
+    with session_scope() as session:
+        report = reconciliation.reconcile(session, start=start, end=end, actor="cli", heal=args.heal)
+    if args.json:
+        print(json.dumps({
+            "from": first.isoformat(), "to": last.isoformat(), "payments_checked": report.payments_checked,
+            "refunds_checked": report.refunds_checked, "healed": report.healed,
+            "discrepancies": [{"kind": d.kind, "object": d.object_type, "stripe_id": d.stripe_id, "our_id": d.our_id,
+                               "ours": d.ours, "stripe": d.theirs, "healable": d.healable, "healed": d.healed,
+                               "note": d.note} for d in report.discrepancies],
+        }, ensure_ascii=False, indent=2))
+    else:
+        print(f"{first} to {last}: {report.payments_checked} payments and {report.refunds_checked} refunds checked, "
+              f"{len(report.discrepancies)} discrepancies, {report.healed} healed.")
+        for d in report.discrepancies:
+            state = "healed" if d.healed else "healable (--heal)" if d.healable else "needs a person"
+            print(f"  {d.kind:<18} {d.object_type:<8} {d.stripe_id:<30} ours: {d.ours or '-'} | stripe: {d.theirs or '-'}"
+                  f" | {state}{' · ' + d.note if d.note else ''}")
+    if report.open:
+        raise CommandError(f"{report.open} discrepancies remain")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m billing_portal", description="Billing Portal operations.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -287,6 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
     hook_replay.add_argument("event_id", metavar="EVENT_ID", help="Stripe's event id, e.g. evt_1N...")
     hook_replay.set_defaults(run=cmd_webhooks_replay)
 
+    reconcile = commands.add_parser("reconcile", help="compare our payments and refunds with Stripe's")
+    reconcile.add_argument("--from", dest="date_from", type=_day, metavar="YYYY-MM-DD", help="first day (default: yesterday, UTC)")
+    reconcile.add_argument("--to", dest="date_to", type=_day, metavar="YYYY-MM-DD", help="last day, included (default: today)")
+    reconcile.add_argument("--heal", action="store_true", help="fix what can be fixed safely (each fix is audited)")
+    reconcile.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    reconcile.set_defaults(run=cmd_reconcile)
+
     jobs = commands.add_parser("jobs", help="background jobs")
     job_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
     once = job_commands.add_parser("run-once", help="run the due jobs once and exit")
@@ -320,6 +357,15 @@ def _positive_int(text: str) -> int:
     if not 1 <= value <= 10_000:
         raise argparse.ArgumentTypeError("must be between 1 and 10000")
     return value
+
+
+def _day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,7 +57,7 @@ def test_errors_are_one_line_and_non_zero(empty_sqlite):
     bad_flag = cli("invoices", "list", "--limit", "zero", db_url=empty_sqlite)
     assert bad_flag.returncode == 2 and "not a whole number" in bad_flag.stderr
     assert cli("--help", db_url=empty_sqlite).returncode == 0
-    for command in (["migrate"], ["seed-demo"], ["create-admin"], ["invoices", "list"]):
+    for command in (["migrate"], ["seed-demo"], ["create-admin"], ["invoices", "list"], ["reconcile"]):
         assert cli(*command, "--help", db_url=empty_sqlite).returncode == 0
 
 
@@ -87,3 +87,45 @@ def test_usage_record_and_summary(empty_sqlite):
     table = cli("usage", "summary", "--customer", "demo@example.com", db_url=empty_sqlite)
     assert "api_calls" in table.stdout and "₩10,000" in table.stdout
     assert cli("usage", "record", "--help", db_url=empty_sqlite).returncode == 0
+
+
+def test_reconcile_finds_a_charge_we_never_recorded_and_heals_it(empty_sqlite, localstripe_clean, monkeypatch):
+    from sqlmodel import Session, select
+
+    from billing_portal.db import engine_for
+    from billing_portal.gateways.stripe_gateway import StripeGateway
+    from billing_portal.models import Customer, Payment
+    from tests.gateways.conftest import SECRET_KEY, WEBHOOK_SECRET, LocalStripeHelper
+
+    monkeypatch.setenv("STRIPE_API_BASE", localstripe_clean.url)  # cli() passes the environment on
+
+    def run(*args):
+        return cli("reconcile", *args, db_url=empty_sqlite)
+
+    assert cli("migrate", db_url=empty_sqlite).returncode == 0
+    assert cli("seed-demo", db_url=empty_sqlite).returncode == 0
+    clean = run()
+    assert clean.returncode == 0 and "0 discrepancies" in clean.stdout, clean.stderr
+
+    gw = StripeGateway(secret_key=SECRET_KEY, webhook_secret=WEBHOOK_SECRET, api_base=localstripe_clean.url)
+    stripe_customer = gw.ensure_customer(stripe_customer_id=None, email="demo@example.com", name="Demo", country="KR",
+                                         idempotency_key="customer:demo")
+    card = gw.attach_payment_method(LocalStripeHelper(localstripe_clean.url).create_payment_method("4242424242424242"),
+                                    stripe_customer)
+    charged = gw.charge(stripe_customer_id=stripe_customer, payment_method_id=card.id, amount=15000, currency="KRW",
+                        idempotency_key="made-in-the-dashboard", off_session=True)
+    with Session(engine_for(empty_sqlite)) as session:
+        demo = session.exec(select(Customer).where(Customer.invoice_email == "demo@example.com")).one()
+        demo.stripe_customer_id = stripe_customer
+        session.add(demo)
+        session.commit()
+
+    found = run("--json")
+    assert found.returncode == 1 and "1 discrepancies remain" in found.stderr
+    [item] = json.loads(found.stdout)["discrepancies"]
+    assert (item["kind"], item["stripe_id"], item["healable"]) == ("missing_here", charged.payment_intent_id, True)
+    healed = run("--heal")
+    assert healed.returncode == 0 and "1 healed" in healed.stdout, healed.stdout + healed.stderr
+    with Session(engine_for(empty_sqlite)) as session:
+        assert session.exec(select(Payment).where(Payment.stripe_payment_intent_id == charged.payment_intent_id)).one()
+    assert run("--from", "2026-01-01", "--to", "2025-12-31").stderr.startswith("error: The end date is before")

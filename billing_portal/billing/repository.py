@@ -13,6 +13,7 @@ from billing_portal.models import (
     ApiKey,
     MeteredPrice,
     UsageRecord,
+    AuditEntry,
     CreditLedgerEntry,
     CreditPack,
     Customer,
@@ -838,3 +839,127 @@ def customer_api_keys(session: Session, customer_id: int, *, limit: int) -> Sequ
 
 def customer_by_email(session: Session, email: str) -> Customer | None:
     return session.exec(select(Customer).join(User, User.id == Customer.user_id).where(User.email == email)).first()
+
+
+# --- admin console (billing/admin_console.py) -------------------------------------------------------
+
+
+def _event_filters(type: str | None, status: str | None) -> list:
+    where = []
+    if type:
+        where.append(WebhookEvent.type == type)
+    if status:
+        where.append(WebhookEvent.status == status)
+    return where
+
+
+def count_webhook_events(session: Session, *, type: str | None, status: str | None) -> int:
+    return int(session.exec(select(func.count()).select_from(WebhookEvent).where(*_event_filters(type, status))).one())
+
+
+def webhook_events_page(session: Session, *, type: str | None, status: str | None, limit: int, offset: int
+                        ) -> Sequence[WebhookEvent]:
+    """Newest first (ix_webhook_events_type_status serves the filters)."""
+    query = select(WebhookEvent).where(*_event_filters(type, status))
+    return session.exec(query.order_by(WebhookEvent.id.desc()).limit(limit).offset(offset)).all()
+
+
+def webhook_event_counts(session: Session) -> list[tuple[str, str, int]]:
+    rows = session.exec(
+        select(WebhookEvent.type, WebhookEvent.status, func.count()).group_by(WebhookEvent.type, WebhookEvent.status)
+    ).all()
+    return [(t, s, int(n)) for t, s, n in rows]
+
+
+def all_plans(session: Session) -> Sequence[Plan]:
+    return session.exec(select(Plan).order_by(Plan.active.desc(), Plan.tier, Plan.id)).all()
+
+
+def all_prices(session: Session) -> Sequence[Price]:
+    return session.exec(
+        select(Price).order_by(Price.active.desc(), Price.currency, Price.interval, Price.interval_count, Price.id)
+    ).all()
+
+
+def used_price_ids(session: Session) -> set[int]:
+    used = session.exec(select(Subscription.price_id).distinct()).all()
+    scheduled = session.exec(select(Subscription.scheduled_price_id).where(Subscription.scheduled_price_id.is_not(None)).distinct()).all()
+    return set(used) | set(scheduled)
+
+
+def _audit_filters(actor, action, subject_type, subject_id, start, end) -> list:
+    where = []
+    if actor:
+        where.append(func.lower(AuditEntry.actor_label).contains(actor.lower(), autoescape=True))
+    if action:
+        where.append(AuditEntry.action.startswith(action, autoescape=True))
+    if subject_type:
+        where.append(AuditEntry.subject_type == subject_type)
+    if subject_id:
+        where.append(AuditEntry.subject_id == subject_id)
+    if start:
+        where.append(AuditEntry.at >= start)
+    if end:
+        where.append(AuditEntry.at < end)
+    return where
+
+
+def count_audit_entries(session: Session, *, actor=None, action=None, subject_type=None, subject_id=None,
+                        start=None, end=None) -> int:
+    where = _audit_filters(actor, action, subject_type, subject_id, start, end)
+    return int(session.exec(select(func.count()).select_from(AuditEntry).where(*where)).one())
+
+
+def audit_entries_page(session: Session, *, actor=None, action=None, subject_type=None, subject_id=None,
+                       start=None, end=None, limit: int, offset: int) -> Sequence[AuditEntry]:
+    """Newest first (ix_audit_at, ix_audit_subject)."""
+    where = _audit_filters(actor, action, subject_type, subject_id, start, end)
+    return session.exec(
+        select(AuditEntry).where(*where).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit).offset(offset)
+    ).all()
+
+
+def _customer_search(query: str) -> list:
+    if not query:
+        return []
+    needle = query.lower()
+    return [or_(
+        func.lower(Customer.name).contains(needle, autoescape=True),
+        func.lower(Customer.company).contains(needle, autoescape=True),
+        func.lower(User.email).contains(needle, autoescape=True),
+    )]
+
+
+def count_customers(session: Session, *, query: str) -> int:
+    return int(session.exec(
+        select(func.count()).select_from(Customer).join(User, User.id == Customer.user_id).where(*_customer_search(query))
+    ).one())
+
+
+def customers_page(session: Session, *, query: str, limit: int, offset: int) -> list:
+    """(customer, sign-in email) rows, newest customers first."""
+    return list(session.exec(
+        select(Customer, User.email).join(User, User.id == Customer.user_id).where(*_customer_search(query))
+        .order_by(Customer.created_at.desc(), Customer.id.desc()).limit(limit).offset(offset)
+    ).all())
+
+
+def subscriptions_of(session: Session, customer_id: int) -> Sequence[Subscription]:
+    return session.exec(
+        select(Subscription).where(Subscription.customer_id == customer_id).order_by(Subscription.id.desc()).limit(20)
+    ).all()
+
+
+def payments_of_customer(session: Session, customer_id: int, *, limit: int) -> Sequence[Payment]:
+    return session.exec(
+        select(Payment).where(Payment.customer_id == customer_id)
+        .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
+    ).all()
+
+
+def audit_of_customer(session: Session, customer_id: int, *, limit: int) -> Sequence[AuditEntry]:
+    """Entries about the customer itself (admin actions are recorded with the customer as subject)."""
+    return session.exec(
+        select(AuditEntry).where(AuditEntry.subject_type == "customer", AuditEntry.subject_id == str(customer_id))
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    ).all()

@@ -214,11 +214,11 @@ def _charge_refunded(session: Session, event: dict, at: datetime, now: datetime)
     currency = str(charge.get("currency") or payment.currency).upper()
     listed = ((charge.get("refunds") or {}).get("data")) or []
     for refund in listed:
-        _apply_refund(session, payment, refund, currency, now)
+        apply_stripe_refund(session, payment, refund, currency, now)
     if not listed:
         # Newer API versions leave `refunds` out of the charge: record what is missing, under an
         # id naming the charge's refunded total (so replays add nothing); refund.* events with
-        # the real id adopt it (see _apply_refund).
+        # the real id adopt it (see apply_stripe_refund).
         refunded = from_stripe_amount(int(charge.get("amount_refunded") or 0), currency)
         missing = refunded - repository.refunded_amount(session, payment.id)
         if missing > 0:
@@ -239,11 +239,11 @@ def _refund_event(session: Session, event: dict, at: datetime, now: datetime) ->
         payment = _payment_of(session, intent_id)
     if payment.status not in _SETTLED:
         raise RetryLater(f"the payment of refund {refund['id']} has not succeeded here yet")
-    _apply_refund(session, payment, refund, str(refund.get("currency") or payment.currency).upper(), now)
+    apply_stripe_refund(session, payment, refund, str(refund.get("currency") or payment.currency).upper(), now)
     return PROCESSED
 
 
-def _apply_refund(session: Session, payment: Payment, refund: dict, currency: str, now: datetime) -> None:
+def apply_stripe_refund(session: Session, payment: Payment, refund: dict, currency: str, now: datetime) -> None:
     """Record a Stripe refund once by its id; a failed or canceled one gives the money back."""
     status = refund.get("status")
     amount = from_stripe_amount(int(refund["amount"]), currency)

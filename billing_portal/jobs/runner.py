@@ -32,6 +32,7 @@ JOBS: tuple[Job, ...] = (
     Job("file-cleanup", tasks.cleanup_files, every_seconds=3600),
     Job("revenue-rollups", tasks.refresh_revenue_rollups, every_seconds=300),
     Job("dunning", tasks.retry_failed_payments, every_seconds=300),
+    Job("reconciliation", tasks.reconcile_recent, every_seconds=86400),
 )
 
 

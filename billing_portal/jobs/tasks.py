@@ -2,12 +2,13 @@
 it twice, or from two runners at once, does the work once (row locks and unique keys decide)."""
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from billing_portal.billing import dunning, repository, subscriptions
 from billing_portal.billing import files, invoice_pdfs
 from billing_portal.billing import webhooks
 from billing_portal.billing import analytics
+from billing_portal.billing import reconciliation
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
 
@@ -61,3 +62,15 @@ def process_webhook_events(now: datetime) -> int:
 def refresh_revenue_rollups(now: datetime) -> int:
     """The admin dashboard's rollups: changed payment days, open MRR months, alerts."""
     return analytics.refresh(now, session_scope=session_scope).total
+
+
+def reconcile_recent(now: datetime) -> int:
+    """Yesterday and today against Stripe, report only (healing is an admin's decision): any
+    discrepancy writes a `reconciliation.discrepancies` audit entry, the alert. How many found."""
+    start, end = reconciliation.day_range(now.date() - timedelta(days=1), now.date())
+    with session_scope() as session:
+        report = reconciliation.reconcile(session, start=start, end=end, actor="system", now=now)
+    if not report.clean:
+        logger.warning("reconciliation found %s discrepancies between %s and %s", len(report.discrepancies),
+                       start.date(), end.date())
+    return len(report.discrepancies)

@@ -1,0 +1,101 @@
+"""/admin/reconciliation: compare a range of days with Stripe, and heal what is safe.
+
+Every handler checks the admin on the server first. The browser sends only the two dates and
+whether to heal; the comparison runs on the server (billing/reconciliation.py) and is audited.
+"""
+
+import dataclasses
+import logging
+from datetime import date, timedelta
+
+import reflex as rx
+
+from billing_portal.billing import reconciliation
+from billing_portal.billing.errors import DomainError
+from billing_portal.db import session_scope
+from billing_portal.models.types import utcnow
+from billing_portal.state.admin import AdminState
+
+logger = logging.getLogger(__name__)
+
+ROUTE = "/admin/reconciliation"
+UNEXPECTED = "Something went wrong on our side. Reload the page and try again."
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscrepancyView:
+    key: str = ""
+    kind: str = ""
+    kind_label: str = ""
+    object_type: str = ""
+    stripe_id: str = ""
+    ours: str = ""
+    theirs: str = ""
+    outcome: str = ""  # "healed", "healable", "manual"
+    note: str = ""
+
+
+def discrepancy_view(found: reconciliation.Discrepancy) -> DiscrepancyView:
+    return DiscrepancyView(
+        key=found.key, kind=found.kind, kind_label=reconciliation.KIND_LABELS[found.kind],
+        object_type=found.object_type, stripe_id=found.stripe_id, ours=found.ours or "—", theirs=found.theirs or "—",
+        outcome="healed" if found.healed else "healable" if found.healable else "manual", note=found.note,
+    )
+
+
+def _day(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise DomainError(f"Enter the {what} date as YYYY-MM-DD.") from None
+
+
+class ReconciliationAdminState(AdminState):
+    default_from: str = ""
+    default_to: str = ""
+    rows: list[DiscrepancyView] = []
+    summary: str = ""
+    ran: bool = False
+    clean: bool = False
+    running: bool = False
+    error: str = ""
+
+    @rx.event
+    def on_load(self):
+        self.error = self.summary = ""
+        self.ran = self.clean = False
+        self.rows = []
+        with session_scope() as session:
+            if self._admin(session) is None:
+                return self._turn_away(ROUTE)
+        today = utcnow().date()
+        self.default_from, self.default_to = (today - timedelta(days=1)).isoformat(), today.isoformat()
+
+    @rx.event
+    def run(self, form: dict[str, str]):
+        self.error = ""
+        self.running = True
+        yield
+        try:
+            with session_scope() as session:
+                admin = self._admin(session)
+                if admin is None:
+                    return
+                first, last = _day(form.get("from", ""), "start"), _day(form.get("to", ""), "end")
+                start, end = reconciliation.day_range(first, last)
+                report = reconciliation.reconcile(session, start=start, end=end, actor=admin,
+                                                  heal=form.get("heal") in ("on", "true", True))
+            self.default_from, self.default_to = first.isoformat(), last.isoformat()
+            self.rows = [discrepancy_view(d) for d in report.discrepancies]
+            self.clean, self.ran = report.clean, True
+            self.summary = (
+                f"{first} to {last}: {report.payments_checked} payments and {report.refunds_checked} refunds "
+                f"checked, {len(report.discrepancies)} discrepancies, {report.healed} healed."
+            )
+        except DomainError as exc:
+            self.error = str(exc)
+        except Exception:
+            logger.exception("reconciliation failed")
+            self.error = UNEXPECTED
+        finally:
+            self.running = False
