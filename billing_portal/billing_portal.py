@@ -6,33 +6,43 @@ Theme and plugins live in rxconfig.py.
 import reflex as rx
 
 from billing_portal.api import build_api
-from billing_portal.jobs.runner import embedded_runner
-from billing_portal.pages import billing_history, billing_overview, billing_plan, index, login, pricing, signup
-from billing_portal.pages import checkout, checkout_success
-from billing_portal.pages import billing_payment_methods
-from billing_portal.pages import billing_details, billing_files
 from billing_portal.components.denial import DENIED_ROUTE, DENIED_TITLE, denied_page
-from billing_portal.pages import billing_credits
-from billing_portal.state.billing import CreditsState
-from billing_portal.state.auth import AuthState
-from billing_portal.pages import billing_usage
-from billing_portal.state.auth import SignInState, SignUpState
-from billing_portal.state.billing import HistoryState, OverviewState, PlanState
+from billing_portal.jobs.runner import embedded_runner
+from billing_portal.pages import (
+    admin_audit,
+    admin_catalog,
+    admin_customers,
+    admin_dashboard,
+    admin_reconciliation,
+    admin_refunds,
+    admin_webhooks,
+    billing_credits,
+    billing_details,
+    billing_files,
+    billing_history,
+    billing_overview,
+    billing_payment_methods,
+    billing_plan,
+    billing_usage,
+    checkout,
+    checkout_success,
+    index,
+    login,
+    pricing,
+    signup,
+)
+from billing_portal.state.admin_console import AuditAdminState, CatalogAdminState, CustomersAdminState, WebhooksAdminState
+from billing_portal.state.admin_dashboard import AlertsState, DashboardState
+from billing_portal.state.admin_reconciliation import ReconciliationAdminState
+from billing_portal.state.admin_refunds import RefundsAdminState
+from billing_portal.state.auth import AuthState, SignInState, SignUpState
+from billing_portal.state.billing import CreditsState, HistoryState, OverviewState, PlanState
 from billing_portal.state.billing_details import DetailsState
 from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
 from billing_portal.state.files import FilesState
-from billing_portal.state.pricing import PricingState
-from billing_portal.pages import admin_refunds
-from billing_portal.state.admin_refunds import RefundsAdminState
-from billing_portal.pages import admin_dashboard
-from billing_portal.state.admin_dashboard import AlertsState, DashboardState
-
 from billing_portal.state.payment_methods import PaymentMethodsState
+from billing_portal.state.pricing import PricingState
 from billing_portal.state.usage import UsageState
-from billing_portal.pages import admin_reconciliation
-from billing_portal.state.admin_reconciliation import ReconciliationAdminState
-from billing_portal.pages import admin_audit, admin_catalog, admin_customers, admin_webhooks
-from billing_portal.state.admin_console import AuditAdminState, CatalogAdminState, CustomersAdminState, WebhooksAdminState
 
 app = rx.App(
     head_components=[
@@ -62,37 +72,27 @@ app.add_page(
     on_load=CheckoutSuccessState.on_load,
 )
 
-# Admin console, operations (the dashboard at /admin is registered with the analytics pages).
-app.add_page(admin_refunds.admin_refunds_page, route=admin_refunds.ROUTE, title=admin_refunds.TITLE,
-             on_load=RefundsAdminState.on_load)
+app.add_page(denied_page, route=DENIED_ROUTE, title=DENIED_TITLE, on_load=AuthState.load_session)
 
-# Admin console, revenue analytics.
+# Customer portal: the billing pages beside /billing, /billing/plan and /billing/history.
+for module, page, state in (
+    (billing_payment_methods, billing_payment_methods.billing_payment_methods_page, PaymentMethodsState),
+    (billing_usage, billing_usage.billing_usage_page, UsageState),
+    (billing_credits, billing_credits.billing_credits_page, CreditsState),
+    (billing_files, billing_files.billing_files_page, FilesState),
+    (billing_details, billing_details.billing_details_page, DetailsState),
+):
+    app.add_page(page, route=module.ROUTE, title=module.TITLE, on_load=state.on_load)
+
+# Admin console: every handler checks the admin role on the server (state/admin.py).
 app.add_page(admin_dashboard.dashboard_page, route=admin_dashboard.ROUTE, title=admin_dashboard.TITLE,
              on_load=DashboardState.on_load)
 app.add_page(admin_dashboard.alerts_page, route=admin_dashboard.ALERTS_ROUTE, title=admin_dashboard.ALERTS_TITLE,
              on_load=AlertsState.on_load)
-
-app.add_page(
-    billing_payment_methods.billing_payment_methods_page, route=billing_payment_methods.ROUTE,
-    title=billing_payment_methods.TITLE, on_load=PaymentMethodsState.on_load,
-)
-app.add_page(billing_files.billing_files_page, route=billing_files.ROUTE, title=billing_files.TITLE, on_load=FilesState.on_load)
-app.add_page(
-    billing_details.billing_details_page, route=billing_details.ROUTE, title=billing_details.TITLE,
-    on_load=DetailsState.on_load,
-)
-app.add_page(denied_page, route=DENIED_ROUTE, title=DENIED_TITLE, on_load=AuthState.load_session)
-app.add_page(
-    billing_credits.billing_credits_page, route=billing_credits.ROUTE, title=billing_credits.TITLE,
-    on_load=CreditsState.on_load,
-)
-app.add_page(
-    billing_usage.billing_usage_page, route=billing_usage.ROUTE, title=billing_usage.TITLE, on_load=UsageState.on_load,
-)
-app.add_page(admin_reconciliation.admin_reconciliation_page, route=admin_reconciliation.ROUTE,
-             title=admin_reconciliation.TITLE, on_load=ReconciliationAdminState.on_load)
 for module, page, state in (
     (admin_customers, admin_customers.admin_customers_page, CustomersAdminState),
+    (admin_refunds, admin_refunds.admin_refunds_page, RefundsAdminState),
+    (admin_reconciliation, admin_reconciliation.admin_reconciliation_page, ReconciliationAdminState),
     (admin_webhooks, admin_webhooks.admin_webhooks_page, WebhooksAdminState),
     (admin_catalog, admin_catalog.admin_catalog_page, CatalogAdminState),
     (admin_audit, admin_audit.admin_audit_page, AuditAdminState),
