@@ -5,6 +5,7 @@ Theme and plugins live in rxconfig.py.
 
 import reflex as rx
 
+from billing_portal import logs
 from billing_portal.api import build_api
 from billing_portal.components.denial import DENIED_ROUTE, DENIED_TITLE, denied_page
 from billing_portal.jobs.runner import embedded_runner
@@ -42,7 +43,10 @@ from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
 from billing_portal.state.files import FilesState
 from billing_portal.state.payment_methods import PaymentMethodsState
 from billing_portal.state.pricing import PricingState
+from billing_portal.settings import get_settings
 from billing_portal.state.usage import UsageState
+
+logs.configure(get_settings().log_level)
 
 app = rx.App(
     head_components=[

@@ -10,11 +10,13 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import OperationalError
 
+from billing_portal import logs
 from billing_portal.billing.accounts import create_user
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.money import format_money
 from billing_portal.db import session_scope
 from billing_portal.models import Role
+from billing_portal.settings import get_settings
 
 
 class CommandError(Exception):
@@ -370,6 +372,7 @@ def _day(text: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logs.configure(get_settings().log_level)
     run: Callable[[argparse.Namespace], None] = args.run
     try:
         run(args)

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
 
     smtp_url: str | None = None
 
+    # Logs are JSON lines on stderr with secrets masked (billing_portal/logs.py).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     # Rate limits per client IP ("N/second|minute|hour|day", moving window), shared by every
     # worker through REDIS_URL when it is set.
     rate_limit_sign_in: str = Field(default="20/minute", pattern=RATE_PATTERN)
