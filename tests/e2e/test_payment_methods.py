@@ -108,6 +108,7 @@ def test_manage_cards_then_pay_an_open_invoice_with_the_saved_card(customer: Pag
     pay_now = page.locator("#pay-open-invoice")
     expect(pay_now).to_have_text("Pay now")
     expect(pay_now).to_have_attribute("href", re.compile(r"^/checkout\?invoice=\d+$"))
+    shoot(page, screenshots_dir, "billing-overview-pay-now")
     pay_now.click()
 
     # The checkout of the invoice offers the saved cards, the default (the checkout's card) chosen.
