@@ -100,12 +100,15 @@ def test_manage_cards_then_pay_an_open_invoice_with_the_saved_card(customer: Pag
     page.locator("#confirm-change").click()
     expect(page.get_by_role("status").filter(has_text="Your plan is now Pro")).to_be_visible()
     expect(page.locator("#open-invoice")).to_contain_text("An invoice is waiting for payment")
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar would cover it in the screenshot
     shoot(page, screenshots_dir, "billing-plan-pay-now")
 
     page.goto("/billing")
+    expect(page.locator("#plan-name")).to_have_text("Pro", timeout=PAY_TIMEOUT)
     pay_now = page.locator("#pay-open-invoice")
     expect(pay_now).to_have_text("Pay now")
     expect(pay_now).to_have_attribute("href", re.compile(r"^/checkout\?invoice=\d+$"))
+    shoot(page, screenshots_dir, "billing-overview-pay-now")
     pay_now.click()
 
     # The checkout of the invoice offers the saved cards, the default (the checkout's card) chosen.
