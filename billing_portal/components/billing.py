@@ -5,7 +5,7 @@ No state logic here beyond reading the vars given; handlers live in state/billin
 
 import reflex as rx
 
-from billing_portal.state.billing import BannerView, BillingState, HistoryRowView
+from billing_portal.state.billing import ALL, BannerView, BillingState, HistoryRowView
 
 BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
 BILLING_TABS += [("Files", "/billing/files"), ("Details", "/billing/details")]
@@ -164,6 +164,56 @@ def no_subscription() -> rx.Component:
         size="3",
         width="100%",
         id="no-subscription",
+    )
+
+
+def labelled(label: str, field_id: str, control: rx.Component) -> rx.Component:
+    """A small label above a filter control."""
+    return rx.vstack(
+        rx.el.label(rx.text(label, size="1", weight="medium", color=rx.color("gray", 11)), html_for=field_id),
+        control,
+        spacing="1",
+        min_width="0",
+        width="100%",
+    )
+
+
+def filter_select(label: str, field_id: str, options, value, on_change, all_label: str | None = None) -> rx.Component:
+    """A labelled select of (key, text) options, with an "all" choice first when `all_label` is given."""
+    items = ([rx.select.item(all_label, value=ALL)] if all_label else []) + [
+        rx.select.item(text, value=key) for key, text in options
+    ]
+    return labelled(
+        label,
+        field_id,
+        rx.select.root(
+            rx.select.trigger(id=field_id, aria_label=label, width="100%"),
+            rx.select.content(*items),
+            value=value,
+            on_change=on_change,
+            size="2",
+        ),
+    )
+
+
+def pager(page, pages, on_previous, on_next, page_id: str) -> rx.Component:
+    """Previous / "Page n of m" / Next, shown when there is more than one page."""
+    return rx.cond(
+        pages > 1,
+        rx.el.nav(
+            rx.hstack(
+                rx.button(rx.icon("chevron_left", size=16), "Previous", on_click=on_previous,
+                          disabled=page <= 1, variant="soft", size="2"),
+                rx.text("Page ", page, " of ", pages, size="2", id=page_id),
+                rx.button("Next", rx.icon("chevron_right", size=16), on_click=on_next,
+                          disabled=page >= pages, variant="soft", size="2"),
+                align="center",
+                justify="center",
+                spacing="3",
+                width="100%",
+            ),
+            aria_label="Pages",
+        ),
     )
 
 
