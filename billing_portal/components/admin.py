@@ -78,20 +78,3 @@ def admin_table(headers: list[str], rows, render_row, *, table_id: str) -> rx.Co
         width="100%",
         overflow_x="auto",
     )
-
-
-def pager(page, pages, on_previous, on_next, *, pager_id: str) -> rx.Component:
-    return rx.cond(
-        pages > 1,
-        rx.hstack(
-            rx.button(rx.icon("chevron_left", size=16), "Previous", on_click=on_previous, disabled=page <= 1,
-                      variant="soft", size="2"),
-            rx.text("Page ", page, " of ", pages, size="2", id=pager_id),
-            rx.button("Next", rx.icon("chevron_right", size=16), on_click=on_next, disabled=page >= pages,
-                      variant="soft", size="2"),
-            align="center",
-            justify="center",
-            spacing="3",
-            width="100%",
-        ),
-    )

@@ -6,7 +6,7 @@ No state logic here beyond reading the vars given; handlers live in state/billin
 import reflex as rx
 
 from billing_portal.components.layout import section_tabs
-from billing_portal.state.billing import BannerView, BillingState, HistoryRowView
+from billing_portal.state.billing import ALL, BannerView, BillingState, HistoryRowView
 
 # Read by screen readers, not shown (a column header whose cells explain themselves).
 SR_ONLY = {"position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
@@ -169,6 +169,35 @@ def no_subscription() -> rx.Component:
         size="3",
         width="100%",
         id="no-subscription",
+    )
+
+
+def labelled(label: str, field_id: str, control: rx.Component) -> rx.Component:
+    """A small label above a filter control."""
+    return rx.vstack(
+        rx.el.label(rx.text(label, size="1", weight="medium", color=rx.color("gray", 11)), html_for=field_id),
+        control,
+        spacing="1",
+        min_width="0",
+        width="100%",
+    )
+
+
+def filter_select(label: str, field_id: str, options, value, on_change, all_label: str | None = None) -> rx.Component:
+    """A labelled select of (key, text) options, with an "all" choice first when `all_label` is given."""
+    items = ([rx.select.item(all_label, value=ALL)] if all_label else []) + [
+        rx.select.item(text, value=key) for key, text in options
+    ]
+    return labelled(
+        label,
+        field_id,
+        rx.select.root(
+            rx.select.trigger(id=field_id, aria_label=label, width="100%"),
+            rx.select.content(*items),
+            value=value,
+            on_change=on_change,
+            size="2",
+        ),
     )
 
 

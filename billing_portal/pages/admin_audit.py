@@ -2,7 +2,8 @@
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_shell, admin_table, pager
+from billing_portal.components.admin import admin_shell, admin_table
+from billing_portal.components.billing import page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_console import AuditAdminState as S, AuditView
 
@@ -77,7 +78,7 @@ def _content() -> rx.Component:
         rx.card(_filters(), width="100%"),
         error_callout(S.error),
         admin_table(["When", "Who", "Action", "Subject", "Change"], S.rows, _row, table_id="audit-table"),
-        pager(S.page, S.pages, S.previous_page, S.next_page, pager_id="audit-page"),
+        page_nav(S.page, S.pages, S.previous_page, S.next_page, page_id="audit-page"),
         spacing="4",
         width="100%",
     )

@@ -4,8 +4,8 @@ record a manual payment. Resending an invoice waits for email (not built yet).""
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_shell, admin_table, pager
-from billing_portal.components.billing import notice_callout
+from billing_portal.components.admin import admin_shell, admin_table
+from billing_portal.components.billing import notice_callout, page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_console import CustomersAdminState as S, CustomerView
 
@@ -45,7 +45,7 @@ def _list() -> rx.Component:
         ),
         rx.text(S.total, " customer(s)", size="2", color=rx.color("gray", 11), id="customers-total"),
         admin_table(["Customer", "Email", "Plan", "Status", "Since", ""], S.rows, _row, table_id="customers-table"),
-        pager(S.page, S.pages, S.previous_page, S.next_page, pager_id="customers-page"),
+        page_nav(S.page, S.pages, S.previous_page, S.next_page, page_id="customers-page"),
         spacing="3",
         width="100%",
     )

@@ -2,9 +2,9 @@
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_shell, admin_table, pager
+from billing_portal.components.admin import admin_shell, admin_table
 from billing_portal.components.forms import error_callout
-from billing_portal.components.billing import notice_callout
+from billing_portal.components.billing import notice_callout, page_nav
 from billing_portal.state.admin_refunds import ROUTE, RefundsAdminState, RequestView
 
 TITLE = "Refunds · Admin · Billing Portal"
@@ -169,8 +169,8 @@ def _content() -> rx.Component:
                         RefundsAdminState.rows, _row, table_id="refunds-table"),
             rx.cond(RefundsAdminState.loaded, _empty(), rx.fragment()),
         ),
-        pager(RefundsAdminState.page, RefundsAdminState.pages, RefundsAdminState.previous_page,
-              RefundsAdminState.next_page, pager_id="refunds-page"),
+        page_nav(RefundsAdminState.page, RefundsAdminState.pages, RefundsAdminState.previous_page,
+              RefundsAdminState.next_page, page_id="refunds-page"),
         _dialog(),
         spacing="4",
         width="100%",

@@ -3,8 +3,8 @@
 import reflex as rx
 
 from billing_portal.billing.webhooks import STATUSES
-from billing_portal.components.admin import admin_shell, admin_table, pager
-from billing_portal.components.billing import notice_callout
+from billing_portal.components.admin import admin_shell, admin_table
+from billing_portal.components.billing import notice_callout, page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_console import ALL, EventView, TypeCountView, WebhooksAdminState as S
 
@@ -88,7 +88,7 @@ def _content() -> rx.Component:
         rx.text(S.total, " event(s)", size="2", color=rx.color("gray", 11), id="webhooks-total"),
         admin_table(["Received", "Type", "Event", "Status", "Tries", "Last error", ""], S.rows, _row,
                     table_id="webhooks-table"),
-        pager(S.page, S.pages, S.previous_page, S.next_page, pager_id="webhooks-page"),
+        page_nav(S.page, S.pages, S.previous_page, S.next_page, page_id="webhooks-page"),
         _payload_dialog(),
         spacing="4",
         width="100%",

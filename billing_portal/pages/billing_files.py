@@ -5,11 +5,10 @@ share links and delete."""
 import reflex as rx
 
 from billing_portal.billing import files
-from billing_portal.components.billing import guarded, page_header
+from billing_portal.components.billing import filter_select, guarded, labelled, page_header, page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.components.layout import page_shell
 from billing_portal.settings import get_settings
-from billing_portal.state.billing import ALL
 from billing_portal.state.files import (
     CATEGORY_FILTERS,
     ROUTE,
@@ -26,33 +25,6 @@ CATEGORY_ICONS = {"image": "image", "video": "film", "document": "file_text"}
 # Read by screen readers, not shown.
 SCREEN_READER_ONLY = {"position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
                       "clip": "rect(0 0 0 0)", "whiteSpace": "nowrap"}
-
-
-def _labelled(label: str, field_id: str, control: rx.Component) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(rx.text(label, size="1", weight="medium", color=rx.color("gray", 11)), html_for=field_id),
-        control,
-        spacing="1",
-        min_width="0",
-        width="100%",
-    )
-
-
-def _select(label: str, field_id: str, options, value, on_change, all_label: str | None = None) -> rx.Component:
-    items = ([rx.select.item(all_label, value=ALL)] if all_label else []) + [
-        rx.select.item(text, value=key) for key, text in options
-    ]
-    return _labelled(
-        label,
-        field_id,
-        rx.select.root(
-            rx.select.trigger(id=field_id, aria_label=label, width="100%"),
-            rx.select.content(*items),
-            value=value,
-            on_change=on_change,
-            size="2",
-        ),
-    )
 
 
 def _usage() -> rx.Component:
@@ -176,7 +148,7 @@ def _notice() -> rx.Component:
 
 def _filters() -> rx.Component:
     return rx.grid(
-        _labelled(
+        labelled(
             "Search by name",
             "files-search",
             rx.input(
@@ -192,8 +164,9 @@ def _filters() -> rx.Component:
                 type="search",
             ),
         ),
-        _select("Type", "files-category", CATEGORY_FILTERS, FilesState.category, FilesState.set_category, "All types"),
-        _select("Sort", "files-sort", SORT_OPTIONS, FilesState.sort, FilesState.set_sort),
+        filter_select("Type", "files-category", CATEGORY_FILTERS, FilesState.category, FilesState.set_category,
+                      "All types"),
+        filter_select("Sort", "files-sort", SORT_OPTIONS, FilesState.sort, FilesState.set_sort),
         columns=rx.breakpoints(initial="1", sm="3"),
         spacing="3",
         width="100%",
@@ -307,26 +280,6 @@ def _empty() -> rx.Component:
         size="3",
         width="100%",
         id="files-empty",
-    )
-
-
-def _pager() -> rx.Component:
-    return rx.cond(
-        FilesState.pages > 1,
-        rx.el.nav(
-            rx.hstack(
-                rx.button(rx.icon("chevron_left", size=16), "Previous", on_click=FilesState.previous_page,
-                          disabled=FilesState.page <= 1, variant="soft", size="2"),
-                rx.text("Page ", FilesState.page, " of ", FilesState.pages, size="2", id="files-page"),
-                rx.button("Next", rx.icon("chevron_right", size=16), on_click=FilesState.next_page,
-                          disabled=FilesState.page >= FilesState.pages, variant="soft", size="2"),
-                align="center",
-                justify="center",
-                spacing="3",
-                width="100%",
-            ),
-            aria_label="Pages",
-        ),
     )
 
 
@@ -458,7 +411,7 @@ def billing_files_page() -> rx.Component:
         _filters(),
         rx.text(FilesState.summary, size="2", color=rx.color("gray", 11), id="files-summary"),
         results,
-        _pager(),
+        page_nav(FilesState.page, FilesState.pages, FilesState.previous_page, FilesState.next_page, page_id="files-page"),
         _details_dialog(),
         _delete_dialog(),
         spacing="4",

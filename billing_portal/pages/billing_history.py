@@ -6,58 +6,35 @@ import reflex as rx
 
 from billing_portal.billing.portal import CSV_MAX_ROWS, KIND_FILTERS, STATUS_FILTERS
 from billing_portal.components.billing import (
+    filter_select,
     guarded,
     history_cards,
     history_table,
+    labelled,
     notice_callout,
     page_header,
     page_nav,
 )
 from billing_portal.components.forms import error_callout
 from billing_portal.components.layout import page_shell
-from billing_portal.state.billing import ALL, HistoryState
+from billing_portal.state.billing import HistoryState
 
 ROUTE = "/billing/history"
 TITLE = "Billing history · Billing Portal"
 
 
-def _labelled(label: str, field_id: str, control: rx.Component) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(rx.text(label, size="1", weight="medium", color=rx.color("gray", 11)), html_for=field_id),
-        control,
-        spacing="1",
-        min_width="0",
-        width="100%",
-    )
-
-
-def _select(label: str, field_id: str, options: list[tuple[str, str]], all_label: str, value, on_change) -> rx.Component:
-    return _labelled(
-        label,
-        field_id,
-        rx.select.root(
-            rx.select.trigger(id=field_id, aria_label=label, width="100%"),
-            rx.select.content(
-                rx.select.item(all_label, value=ALL),
-                *[rx.select.item(text, value=key) for key, text in options],
-            ),
-            value=value,
-            on_change=on_change,
-            size="2",
-        ),
-    )
-
-
 def _filters() -> rx.Component:
     return rx.grid(
-        _select("Status", "filter-status", STATUS_FILTERS, "All statuses", HistoryState.status_filter, HistoryState.set_status_filter),
-        _select("Type", "filter-kind", KIND_FILTERS, "All types", HistoryState.kind_filter, HistoryState.set_kind_filter),
-        _labelled(
+        filter_select("Status", "filter-status", STATUS_FILTERS, HistoryState.status_filter,
+                      HistoryState.set_status_filter, "All statuses"),
+        filter_select("Type", "filter-kind", KIND_FILTERS, HistoryState.kind_filter, HistoryState.set_kind_filter,
+                      "All types"),
+        labelled(
             "From",
             "filter-from",
             rx.input(id="filter-from", type="date", value=HistoryState.date_from, on_change=HistoryState.set_date_from, size="2", width="100%"),
         ),
-        _labelled(
+        labelled(
             "To",
             "filter-to",
             rx.input(id="filter-to", type="date", value=HistoryState.date_to, on_change=HistoryState.set_date_to, size="2", width="100%"),
@@ -97,11 +74,6 @@ def _toolbar() -> rx.Component:
         wrap="wrap",
         width="100%",
     )
-
-
-def _pager() -> rx.Component:
-    return page_nav(HistoryState.page, HistoryState.pages, HistoryState.previous_page, HistoryState.next_page,
-                    page_id="history-page")
 
 
 def _empty() -> rx.Component:
@@ -202,7 +174,8 @@ def billing_history_page() -> rx.Component:
         _filters(),
         _toolbar(),
         results,
-        _pager(),
+        page_nav(HistoryState.page, HistoryState.pages, HistoryState.previous_page, HistoryState.next_page,
+              "history-page"),
         rx.text(
             "Amounts are in the currency you were billed in. PDF links are checked and expire after 5 minutes.",
             size="1",

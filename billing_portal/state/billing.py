@@ -501,7 +501,25 @@ class PlanState(BillingState):
         yield from self._act("pausing", subscriptions.unpause, "Your subscription is active again.")
 
 
-class HistoryState(BillingState):
+class PagedState(rx.State, mixin=True):
+    """A list shown one page at a time; the state class defines `_load(page)`, a generator handler."""
+
+    page: int = 1
+    pages: int = 1
+    total: int = 0
+
+    @rx.event
+    def next_page(self):
+        if self.page < self.pages:
+            yield from self._load(self.page + 1)
+
+    @rx.event
+    def previous_page(self):
+        if self.page > 1:
+            yield from self._load(self.page - 1)
+
+
+class HistoryState(PagedState, BillingState):
     loaded: bool = False
     loading: bool = False
     exporting: bool = False
@@ -520,9 +538,6 @@ class HistoryState(BillingState):
     kind_filter: str = ALL
     date_from: str = ""
     date_to: str = ""
-    page: int = 1
-    pages: int = 1
-    total: int = 0
     total_is_exact: bool = True
     rows: list[HistoryRowView] = []
 
@@ -613,16 +628,6 @@ class HistoryState(BillingState):
         self.status_filter = self.kind_filter = ALL
         self.date_from = self.date_to = ""
         yield from self._load(1)
-
-    @rx.event
-    def next_page(self):
-        if self.page < self.pages:
-            yield from self._load(self.page + 1)
-
-    @rx.event
-    def previous_page(self):
-        if self.page > 1:
-            yield from self._load(self.page - 1)
 
     @rx.event
     def export_csv(self):

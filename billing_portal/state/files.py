@@ -25,7 +25,7 @@ from billing_portal.billing import files
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.portal import format_day
 from billing_portal.db import session_scope
-from billing_portal.state.billing import ALL, UNEXPECTED, BillingState, login_redirect
+from billing_portal.state.billing import ALL, UNEXPECTED, BillingState, PagedState, login_redirect
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class _FileFeed:
         self._queue.put_nowait(_ABORT)
 
 
-class FilesState(BillingState):
+class FilesState(PagedState, BillingState):
     loaded: bool = False
     loading: bool = False
     error: str = ""
@@ -159,9 +159,6 @@ class FilesState(BillingState):
     category: str = ALL
     sort: str = "newest"
     search: str = ""
-    page: int = 1
-    pages: int = 1
-    total: int = 0
     rows: list[FileRowView] = []
 
     uploading: bool = False
@@ -264,16 +261,6 @@ class FilesState(BillingState):
     def clear_filters(self):
         self.category, self.search = ALL, ""
         yield from self._load(1)
-
-    @rx.event
-    def next_page(self):
-        if self.page < self.pages:
-            yield from self._load(self.page + 1)
-
-    @rx.event
-    def previous_page(self):
-        if self.page > 1:
-            yield from self._load(self.page - 1)
 
     # --- upload ----------------------------------------------------------------------------------
 

@@ -4,22 +4,14 @@ then right, and finds the details kept after a reload. A fresh account, so the d
 country (and so its tax) stays as other tests expect it. Screenshots at desktop and phone widths."""
 
 import re
-import uuid
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-PASSWORD = "correct-horse-battery"
+from tests.e2e.people import DESKTOP, PHONE, patient_expectations, sign_in, sign_up  # noqa: F401 (a fixture)
 
+pytestmark = pytest.mark.usefixtures("patient_expectations")
 
-@pytest.fixture(autouse=True)
-def _patient_expectations():
-    """A loaded machine (parallel builds) can take seconds per server round trip."""
-    expect.set_options(timeout=20_000)
-    yield
-    expect.set_options(timeout=5_000)
 KOREAN = {
     "Name": "김민준",
     "Company (optional)": "주식회사 빌링포털",
@@ -32,21 +24,10 @@ KOREAN = {
 TAX_ID_MESSAGE = "Enter the 10-digit Korean business registration number, like 123-45-67890."
 
 
-def sign_up(page: Page) -> str:
-    email = f"details-{uuid.uuid4().hex[:10]}@example.com"
-    page.goto("/signup")
-    page.get_by_label("Name").fill("Min-jun Kim")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(re.compile(r"/pricing/?$"))
-    return email
-
-
 def test_korean_details_with_a_bad_then_a_good_tax_id(browser: Browser, app_url, screenshots_dir):
     context = browser.new_context(viewport=DESKTOP, base_url=app_url)
     page = context.new_page()
-    email = sign_up(page)
+    email = sign_up(page, "Min-jun Kim", "details")
     page.goto("/billing")
     page.get_by_role("navigation", name="Billing sections").get_by_role("link", name="Details").click()
     expect(page).to_have_url(re.compile(r"/billing/details/?$"))
@@ -89,9 +70,7 @@ def test_korean_details_with_a_bad_then_a_good_tax_id(browser: Browser, app_url,
     phone = browser.new_context(viewport=PHONE, base_url=app_url, is_mobile=True, has_touch=True)
     page = phone.new_page()
     page.goto("/login?next=/billing/details")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, email)
     expect(page.get_by_label("Address (optional)", exact=True)).to_have_value("서울특별시 강남구 테헤란로 152")
     expect(page.get_by_label("Invoice email")).to_have_value("billing@example.kr")  # the bad one was not saved
     page.screenshot(path=screenshots_dir / "billing-details-phone.png", full_page=True)

@@ -8,44 +8,18 @@ import base64
 import hashlib
 import re
 import urllib.request
-import uuid
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.billing.test_files import exe, image, mp4, pdf_sample
+from tests.e2e.people import DESKTOP, PHONE, patient_expectations, sign_in, sign_up  # noqa: F401 (a fixture)
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-PASSWORD = "correct-horse-battery"
+pytestmark = pytest.mark.usefixtures("patient_expectations")
 
-
-@pytest.fixture(autouse=True)
-def _patient_expectations():
-    """A loaded machine (parallel builds) can take seconds per server round trip."""
-    expect.set_options(timeout=20_000)
-    yield
-    expect.set_options(timeout=5_000)
 PHOTO = image("PNG") + b"\x00" * (6 * 1024 * 1024)  # large enough to watch the progress bar
 CONTRACT = pdf_sample("Service contract 2026")
 CLIP = mp4()
-
-
-def sign_up(page: Page) -> str:
-    email = f"files-{uuid.uuid4().hex[:10]}@example.com"
-    page.goto("/signup")
-    page.get_by_label("Name").fill("Seo-yeon Park")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(re.compile(r"/pricing/?$"))
-    return email
-
-
-def sign_in(page: Page, email: str) -> None:
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def choose_files(page: Page, *files: tuple[str, str, bytes]) -> None:
@@ -87,7 +61,7 @@ def test_upload_list_share_and_delete(browser: Browser, app_url, storage_env, sc
     context = browser.new_context(viewport=DESKTOP, base_url=app_url)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url)
     page = context.new_page()
-    email = sign_up(page)
+    email = sign_up(page, "Seo-yeon Park", "files")
     page.goto("/billing")
     page.get_by_role("navigation", name="Billing sections").get_by_role("link", name="Files").click()
     expect(page).to_have_url(re.compile(r"/billing/files/?$"))
