@@ -729,16 +729,13 @@ class HistoryState(PagedState, BillingState):
         self.notice = f"Refund of {amount_label} requested. Its status shows on the payment until it is decided."
 
 
-class CreditsState(BillingState):
+class CreditsState(PagedState, BillingState):
     """/billing/credits: the balance, one page of the ledger, the packs on sale."""
 
     loaded: bool = False
     loading: bool = False
     error: str = ""
     balance_label: str = "0"
-    page: int = 1
-    pages: int = 1
-    total: int = 0
     rows: list[LedgerRowView] = []
     packs: list[PackView] = []
 
@@ -777,13 +774,3 @@ class CreditsState(BillingState):
         self.loaded = False
         self.rows, self.packs = [], []
         yield from self._load(1)
-
-    @rx.event
-    def next_page(self):
-        if self.page < self.pages:
-            yield from self._load(self.page + 1)
-
-    @rx.event
-    def previous_page(self):
-        if self.page > 1:
-            yield from self._load(self.page - 1)
