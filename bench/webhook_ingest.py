@@ -10,7 +10,6 @@ backed by PostgreSQL.
 
 import asyncio
 import itertools
-import json
 import os
 import subprocess
 import sys

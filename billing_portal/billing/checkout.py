@@ -24,8 +24,6 @@ counts twice. Errors a customer can act on are DomainError with a message for th
 
 import logging
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -41,15 +39,15 @@ from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.invoices import DraftLine
 from billing_portal.billing.money import format_money
 from billing_portal.billing.tax import invoice_totals
-from billing_portal.gateways import stripe_gateway
 from billing_portal.billing.payment_methods import stripe_errors as _stripe_errors
+from billing_portal.gateways import stripe_gateway
 from billing_portal.gateways.stripe_gateway import (
     GENERIC_DECLINE_MESSAGE,
     REQUIRES_ACTION_MESSAGE,
     WALLET_CURRENCIES,
-    CardDeclined,
     CardInfo,
     ChargeResult,
+    StripeGatewayError,
 )
 from billing_portal.models import (
     CreditPack,
@@ -413,7 +411,7 @@ def _keep_checkout_card(session: Session, customer: Customer, payment_intent_id:
         if intent is None or not intent.payment_method_id or not customer.stripe_customer_id:
             return
         card = gw.attach_payment_method(intent.payment_method_id, customer.stripe_customer_id)
-        _remember_card(session, gw, customer, card)
+        payment_methods.store_card(session, gw, customer, card, make_default=True)
     except (StripeGatewayError, DomainError):
         logger.warning("the card of payment %s was not kept for renewals", payment_intent_id)
 

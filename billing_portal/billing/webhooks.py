@@ -39,7 +39,6 @@ from billing_portal.gateways.stripe_gateway import (
     from_stripe_amount,
 )
 from billing_portal.models import (
-    Customer,
     Payment,
     PaymentStatus,
     Refund,

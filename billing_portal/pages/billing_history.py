@@ -107,7 +107,7 @@ def _refund_dialog() -> rx.Component:
             rx.dialog.description(HistoryState.refund_title, size="2", color=rx.color("gray", 11), margin_bottom="16px"),
             rx.form(
                 rx.vstack(
-                    _labelled(
+                    labelled(
                         "Amount",
                         "refund-amount",
                         rx.input(
@@ -122,7 +122,7 @@ def _refund_dialog() -> rx.Component:
                     ),
                     rx.text("At most ", HistoryState.refund_max_label, ".", size="1", color=rx.color("gray", 11),
                             id="refund-max"),
-                    _labelled(
+                    labelled(
                         "Why are you asking for a refund?",
                         "refund-reason",
                         rx.text_area(id="refund-reason", name="reason", required=True, max_length=500, rows="3",

@@ -52,7 +52,7 @@ def app(engine, monkeypatch):
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     get_settings.cache_clear()
     with Session(engine, expire_on_commit=False) as session:
-        customer = make_customer(session, "fuzz@example.com")
+        make_customer(session, "fuzz@example.com")
         user = accounts.user_for_token(session, accounts.sign_in(session, email="fuzz@example.com",
                                                                  password="correct horse battery"))
         token = api_keys.create(session, user=user, name="fuzz").token
