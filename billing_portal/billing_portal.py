@@ -9,8 +9,7 @@ from billing_portal.api import build_api
 from billing_portal.jobs.runner import embedded_runner
 from billing_portal.pages import billing_history, billing_overview, billing_plan, index, login, pricing, signup
 from billing_portal.pages import checkout, checkout_success
-from billing_portal.components.denial import DENIED_ROUTE, DENIED_TITLE, denied_page
-from billing_portal.pages import billing_credits
+from billing_portal.pages import billing_credits, denied
 from billing_portal.state.billing import CreditsState
 from billing_portal.state.auth import AuthState
 from billing_portal.state.auth import SignInState, SignUpState
@@ -45,7 +44,7 @@ app.add_page(
     checkout_success.checkout_success_page, route=checkout_success.ROUTE, title=checkout_success.TITLE,
     on_load=CheckoutSuccessState.on_load,
 )
-app.add_page(denied_page, route=DENIED_ROUTE, title=DENIED_TITLE, on_load=AuthState.load_session)
+app.add_page(denied.denied_page, route=denied.ROUTE, title=denied.TITLE, on_load=AuthState.load_session)
 app.add_page(
     billing_credits.billing_credits_page, route=billing_credits.ROUTE, title=billing_credits.TITLE,
     on_load=CreditsState.on_load,
