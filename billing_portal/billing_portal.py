@@ -7,7 +7,6 @@ import reflex as rx
 
 from billing_portal import logs
 from billing_portal.api import build_api
-from billing_portal.components.denial import DENIED_ROUTE, DENIED_TITLE, denied_page
 from billing_portal.jobs.runner import embedded_runner
 from billing_portal.pages import (
     admin_audit,
@@ -27,6 +26,7 @@ from billing_portal.pages import (
     billing_usage,
     checkout,
     checkout_success,
+    denied,
     index,
     login,
     pricing,
@@ -76,7 +76,7 @@ app.add_page(
     on_load=CheckoutSuccessState.on_load,
 )
 
-app.add_page(denied_page, route=DENIED_ROUTE, title=DENIED_TITLE, on_load=AuthState.load_session)
+app.add_page(denied.denied_page, route=denied.ROUTE, title=denied.TITLE, on_load=AuthState.load_session)
 
 # Customer portal: the billing pages beside /billing, /billing/plan and /billing/history.
 for module, page, state in (

@@ -3,15 +3,11 @@ theirs (an admin page, another customer's invoice or receipt, a PDF link of some
 
 It says no and nothing else: whether the object exists, and anything of it, stays on the server.
 Pages show it when their state's server-side check said no; /denied is where api/documents.py
-sends a refused PDF link.
+sends a refused PDF link (pages/denied.py).
 """
 
 import reflex as rx
 
-from billing_portal.components.layout import page_shell
-
-DENIED_ROUTE = "/denied"
-DENIED_TITLE = "No access · Billing Portal"
 DEFAULT_MESSAGE = (
     "This page or document is not available to your account. If you followed a link, it may "
     "belong to someone else or no longer exist."
@@ -44,6 +40,3 @@ def access_denied(title: str = "You do not have access to this", message: str = 
         role="alert",
     )
 
-
-def denied_page() -> rx.Component:
-    return page_shell(access_denied(), max_width="720px")

@@ -9,10 +9,11 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from billing_portal.api import build_api
-from billing_portal.api.documents import SESSION_COOKIE, credit_note_path, invoice_pdf_path
+from billing_portal.api.documents import DENIED, SESSION_COOKIE, credit_note_path, invoice_pdf_path
 from billing_portal.billing import accounts, invoices, payments
 from billing_portal.billing.invoices import DraftLine
 from billing_portal.models import Customer, User
+from billing_portal.pages import denied
 from billing_portal.settings import get_settings
 from billing_portal.state.auth import SESSION_COOKIE as STATE_COOKIE
 from tests.billing.test_files import local_store  # noqa: F401
@@ -55,8 +56,9 @@ def path_of(url: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def test_the_cookie_is_the_one_the_portal_sets():
+def test_the_cookie_and_the_denial_route_are_the_portals():
     assert SESSION_COOKIE == STATE_COOKIE
+    assert DENIED == denied.ROUTE
 
 
 def test_the_owner_is_sent_to_a_signed_link_of_the_rendered_pdf(world):
