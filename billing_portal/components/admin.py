@@ -95,3 +95,18 @@ def pager(page, pages, on_previous, on_next, *, pager_id: str) -> rx.Component:
             width="100%",
         ),
     )
+
+
+def labelled(label: str, field_id: str, control: rx.Component) -> rx.Component:
+    """A small grey label above a form control, tied to it by id."""
+    return rx.vstack(
+        rx.el.label(rx.text(label, size="1", weight="medium", color=rx.color("gray", 11)), html_for=field_id),
+        control,
+        spacing="1",
+        width="100%",
+        min_width="0",
+    )
+
+
+def labelled_input(label: str, field_id: str, name: str, **props) -> rx.Component:
+    return labelled(label, field_id, rx.input(id=field_id, name=name, size="2", width="100%", **props))
