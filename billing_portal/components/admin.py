@@ -44,7 +44,7 @@ def admin_denied() -> rx.Component:
 def admin_shell(title: str, content: rx.Component, *, subtitle: str = "", active: str | None = None) -> rx.Component:
     """An admin page: `active` names the tab to highlight (default: the title)."""
     body = rx.vstack(
-        section_tabs(ADMIN_TABS, active or title, "Admin sections", wrap=False),
+        section_tabs(ADMIN_TABS, active or title, "Admin sections"),
         rx.vstack(
             rx.heading(title, size="7", as_="h1"),
             rx.text(subtitle, size="2", color=rx.color("gray", 11)) if subtitle else rx.fragment(),
