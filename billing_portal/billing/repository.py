@@ -11,8 +11,6 @@ from sqlmodel import Session, func, select
 
 from billing_portal.models import (
     ApiKey,
-    MeteredPrice,
-    UsageRecord,
     AuditEntry,
     CreditLedgerEntry,
     CreditPack,
@@ -20,6 +18,7 @@ from billing_portal.models import (
     Invoice,
     InvoiceLine,
     InvoiceNumberSequence,
+    MeteredPrice,
     Payment,
     PaymentMethod,
     Plan,
@@ -30,8 +29,8 @@ from billing_portal.models import (
     RefundStatus,
     StoredFile,
     Subscription,
-    StoredFile,
     SubscriptionStatus,
+    UsageRecord,
     User,
     WebhookEvent,
 )

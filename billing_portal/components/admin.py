@@ -3,7 +3,7 @@ the signed-in user is an admin (a customer sees the denial, never the body)."""
 
 import reflex as rx
 
-from billing_portal.components.billing import loading_block
+from billing_portal.components.billing import labelled, loading_block
 from billing_portal.components.layout import page_shell, section_tabs
 from billing_portal.state.admin import AdminState
 
@@ -44,7 +44,7 @@ def admin_denied() -> rx.Component:
 def admin_shell(title: str, content: rx.Component, *, subtitle: str = "", active: str | None = None) -> rx.Component:
     """An admin page: `active` names the tab to highlight (default: the title)."""
     body = rx.vstack(
-        section_tabs(ADMIN_TABS, active or title, "Admin sections", wrap=False),
+        section_tabs(ADMIN_TABS, active or title, "Admin sections"),
         rx.vstack(
             rx.heading(title, size="7", as_="h1"),
             rx.text(subtitle, size="2", color=rx.color("gray", 11)) if subtitle else rx.fragment(),
@@ -78,3 +78,7 @@ def admin_table(headers: list[str], rows, render_row, *, table_id: str) -> rx.Co
         width="100%",
         overflow_x="auto",
     )
+
+
+def labelled_input(label: str, field_id: str, name: str, **props) -> rx.Component:
+    return labelled(label, field_id, rx.input(id=field_id, name=name, size="2", width="100%", **props))

@@ -14,9 +14,9 @@ def link_button(label: str, href: str, **props) -> rx.Component:
     return rx.button(rx.link(label, href=href, underline="none"), as_child=True, **props)
 
 
-def section_tabs(tabs: list[tuple[str, str]], active: str, label: str, *, wrap: bool = True) -> rx.Component:
-    """A section's own tab links (billing, admin), the active one highlighted. Without `wrap` the
-    row scrolls sideways on a phone instead of growing lines."""
+def section_tabs(tabs: list[tuple[str, str]], active: str, label: str) -> rx.Component:
+    """A section's own tab links (billing, admin), the active one highlighted; on a phone they wrap
+    onto more lines, so the active one is always in sight."""
     return rx.el.nav(
         rx.hstack(
             *[
@@ -37,11 +37,9 @@ def section_tabs(tabs: list[tuple[str, str]], active: str, label: str, *, wrap: 
                 for text, href in tabs
             ],
             spacing="1",
-            wrap="wrap" if wrap else "nowrap",
+            wrap="wrap",
         ),
         aria_label=label,
-        overflow_x="visible" if wrap else "auto",
-        max_width="100%",
     )
 
 

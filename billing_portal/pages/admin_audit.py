@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_shell, admin_table
+from billing_portal.components.admin import admin_shell, admin_table, labelled_input
 from billing_portal.components.billing import page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_console import AuditAdminState as S, AuditView
@@ -24,14 +24,8 @@ def _row(row: AuditView) -> rx.Component:
 
 
 def _field(label: str, name: str, value, type_: str = "text", placeholder: str = "") -> rx.Component:
-    return rx.vstack(
-        rx.el.label(rx.text(label, size="1", weight="medium", color=rx.color("gray", 11)), html_for=f"audit-{name}"),
-        rx.input(id=f"audit-{name}", name=name, type=type_, default_value=value, key=value, placeholder=placeholder,
-                 size="2", width="100%"),
-        spacing="1",
-        width="100%",
-        min_width="0",
-    )
+    return labelled_input(label, f"audit-{name}", name, type=type_, default_value=value, key=value,
+                          placeholder=placeholder)
 
 
 def _filters() -> rx.Component:

@@ -2,8 +2,8 @@
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_shell, admin_table
-from billing_portal.components.billing import notice_callout
+from billing_portal.components.admin import admin_shell, admin_table, labelled_input
+from billing_portal.components.billing import labelled, notice_callout
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_console import PERIODS, CatalogAdminState as S, PlanView, PriceView
 
@@ -43,24 +43,13 @@ def _price_row(row: PriceView) -> rx.Component:
 
 
 def _input(label: str, name: str, **props) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(rx.text(label, size="1", weight="medium", color=rx.color("gray", 11)), html_for=f"cat-{name}"),
-        rx.input(id=f"cat-{name}", name=name, size="2", width="100%", **props),
-        spacing="1",
-        width="100%",
-        min_width="0",
-    )
+    return labelled_input(label, f"cat-{name}", name, **props)
 
 
 def _select(label: str, name: str, items, default) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(rx.text(label, size="1", weight="medium", color=rx.color("gray", 11)), html_for=f"cat-{name}"),
-        rx.select.root(rx.select.trigger(id=f"cat-{name}", width="100%", aria_label=label), rx.select.content(*items),
-                       name=name, default_value=default, size="2"),
-        spacing="1",
-        width="100%",
-        min_width="0",
-    )
+    return labelled(label, f"cat-{name}", rx.select.root(
+        rx.select.trigger(id=f"cat-{name}", width="100%", aria_label=label), rx.select.content(*items),
+        name=name, default_value=default, size="2"))
 
 
 def _new_plan() -> rx.Component:
@@ -72,9 +61,8 @@ def _new_plan() -> rx.Component:
                     _input("Tier (order)", "tier", default_value="1", required=True),
                     columns=rx.breakpoints(initial="1", sm="3"), spacing="3", width="100%"),
             _input("Description", "description"),
-            rx.vstack(rx.el.label(rx.text("Features, one per line", size="1", weight="medium", color=rx.color("gray", 11)),
-                                  html_for="cat-features"),
-                      rx.text_area(id="cat-features", name="features", rows="3", width="100%"), spacing="1", width="100%"),
+            labelled("Features, one per line", "cat-features",
+                     rx.text_area(id="cat-features", name="features", rows="3", width="100%")),
             rx.button("Create plan", type="submit", id="create-plan"),
             spacing="3",
             width="100%",

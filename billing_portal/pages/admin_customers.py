@@ -4,7 +4,7 @@ record a manual payment. Resending an invoice waits for email (not built yet).""
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_shell, admin_table
+from billing_portal.components.admin import admin_shell, admin_table, labelled_input
 from billing_portal.components.billing import notice_callout, page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_console import CustomersAdminState as S, CustomerView
@@ -62,12 +62,7 @@ def _lines(title: str, items, empty: str) -> rx.Component:
 
 
 def _field(label: str, name: str, **props) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(rx.text(label, size="1", weight="medium", color=rx.color("gray", 11)), html_for=f"cu-{name}"),
-        rx.input(id=f"cu-{name}", name=name, size="2", width="100%", **props),
-        spacing="1",
-        width="100%",
-    )
+    return labelled_input(label, f"cu-{name}", name, **props)
 
 
 def _action(title: str, handler, button: str, *fields: rx.Component) -> rx.Component:

@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_shell, admin_table
+from billing_portal.components.admin import admin_shell, admin_table, labelled_input
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_reconciliation import ROUTE, DiscrepancyView, ReconciliationAdminState
 
@@ -37,12 +37,7 @@ def _row(row: DiscrepancyView) -> rx.Component:
 
 def _form() -> rx.Component:
     def field(label: str, name: str, value) -> rx.Component:
-        return rx.vstack(
-            rx.el.label(rx.text(label, size="1", weight="medium", color=rx.color("gray", 11)), html_for=f"recon-{name}"),
-            rx.input(id=f"recon-{name}", name=name, type="date", default_value=value, key=value, size="2", width="100%"),
-            spacing="1",
-            width="100%",
-        )
+        return labelled_input(label, f"recon-{name}", name, type="date", default_value=value, key=value)
 
     return rx.form(
         rx.flex(

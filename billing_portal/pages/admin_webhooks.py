@@ -4,7 +4,7 @@ import reflex as rx
 
 from billing_portal.billing.webhooks import STATUSES
 from billing_portal.components.admin import admin_shell, admin_table
-from billing_portal.components.billing import notice_callout, page_nav
+from billing_portal.components.billing import labelled, notice_callout, page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_console import ALL, EventView, TypeCountView, WebhooksAdminState as S
 
@@ -38,14 +38,9 @@ def _row(row: EventView) -> rx.Component:
 
 
 def _select(label: str, field_id: str, value, on_change, items) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(rx.text(label, size="1", weight="medium", color=rx.color("gray", 11)), html_for=field_id),
-        rx.select.root(rx.select.trigger(id=field_id, aria_label=label, width="100%"), rx.select.content(*items),
-                       value=value, on_change=on_change, size="2"),
-        spacing="1",
-        width="100%",
-        min_width="0",
-    )
+    return labelled(label, field_id, rx.select.root(
+        rx.select.trigger(id=field_id, aria_label=label, width="100%"), rx.select.content(*items),
+        value=value, on_change=on_change, size="2"))
 
 
 def _type_count(item: TypeCountView) -> rx.Component:

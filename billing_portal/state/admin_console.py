@@ -19,10 +19,10 @@ from billing_portal.billing.errors import DomainError
 from billing_portal.billing.webhooks import STATUSES
 from billing_portal.db import session_scope
 from billing_portal.state.admin import AdminState
+from billing_portal.state.billing import UNEXPECTED
 
 logger = logging.getLogger(__name__)
 
-UNEXPECTED = "Something went wrong on our side. Reload the page and try again."
 PER_PAGE = 25
 ALL = "all"
 

@@ -15,11 +15,11 @@ from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
 from billing_portal.models.types import utcnow
 from billing_portal.state.admin import AdminState
+from billing_portal.state.billing import UNEXPECTED
 
 logger = logging.getLogger(__name__)
 
 ROUTE = "/admin/reconciliation"
-UNEXPECTED = "Something went wrong on our side. Reload the page and try again."
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,12 +15,12 @@ from billing_portal.billing import refund_decisions
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
 from billing_portal.state.admin import AdminState
+from billing_portal.state.billing import UNEXPECTED
 
 logger = logging.getLogger(__name__)
 
 ROUTE = "/admin/refunds"
 PER_PAGE = 20
-UNEXPECTED = "Something went wrong on our side. Reload the page and try again."
 
 
 @dataclasses.dataclass(frozen=True)
