@@ -9,16 +9,7 @@ import time
 
 from playwright.sync_api import Browser, Page, expect
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-DEMO = ("demo@example.com", "demo-password-123")
-ADMIN = ("admin@example.com", "admin-password-123")
-
-
-def sign_in(page: Page, email: str, password: str) -> None:
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+from tests.e2e.test_billing_pages import ADMIN, DEMO, DESKTOP, PHONE, sign_in
 
 
 def metric(page: Page, currency: str, key: str):
@@ -27,14 +18,17 @@ def metric(page: Page, currency: str, key: str):
 
 def wait_for_rollups(page: Page) -> None:
     """The app's first revenue-rollups run comes after its other start-up jobs (invoice PDFs):
-    reload the dashboard until the demo's figures are there, as an admin would."""
+    open the dashboard again until the demo's figures are there, as an admin would."""
+    settled = page.locator(".currency-figures, #dashboard-empty").first
+    expect(page).to_have_url(re.compile(r"/admin/?$"), timeout=30_000)
     deadline = time.monotonic() + 120
-    while not metric(page, "KRW", "mrr").is_visible():
+    while True:
+        settled.wait_for(timeout=60_000)
+        if metric(page, "KRW", "mrr").is_visible():
+            return
         assert time.monotonic() < deadline, "the revenue-rollups job never filled the dashboard"
-        page.wait_for_timeout(2000)
-        if not metric(page, "KRW", "mrr").is_visible():
-            page.reload()
-            page.locator("#admin-denied, .currency-figures, #dashboard-empty").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(3000)
+        page.goto("/admin")
 
 
 def expect_charts_drawn(page: Page) -> None:
