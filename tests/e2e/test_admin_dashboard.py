@@ -84,7 +84,8 @@ def test_admin_dashboard_on_a_phone(browser: Browser, app_url, screenshots_dir):
     assert overflow <= 1, overflow
     page.screenshot(path=screenshots_dir / "admin-dashboard-phone.png", full_page=True)
     page.goto("/admin/alerts")
-    expect(page.locator("#alerts-table .alert-row").first).to_be_visible()
+    expect(page.locator("#alerts-cards .alert-card").first).to_contain_text("KRW")
+    expect(page.locator("#alerts-cards .acknowledge-alert").first).to_be_in_viewport()
     page.screenshot(path=screenshots_dir / "admin-alerts-phone.png", full_page=True)
     context.close()
 
@@ -117,8 +118,9 @@ def test_a_customer_gets_the_denial(browser: Browser, app_url, screenshots_dir):
     page = context.new_page()
     page.goto("/login?next=/admin")
     sign_in(page, *DEMO)
-    expect(page.locator("#admin-denied")).to_contain_text("Admins only")
+    expect(page.locator("#admin-denied")).to_contain_text("Admins only", timeout=20_000)
     expect(page.locator(".currency-figures")).to_have_count(0)
+    page.screenshot(path=screenshots_dir / "admin-dashboard-denied-desktop.png", full_page=True)
     page.goto("/admin/alerts")
     expect(page.locator("#admin-denied")).to_be_visible()
     expect(page.locator("#alerts-table")).to_have_count(0)
