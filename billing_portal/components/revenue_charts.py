@@ -36,13 +36,19 @@ def _layout(figure: go.Figure, *, title: str, barmode: str | None = None) -> go.
     return figure
 
 
+def _monthly(figure: go.Figure) -> go.Figure:
+    """Month axes as dates: Plotly thins the ticks to what fits, so a phone shows no pile-up."""
+    figure.update_xaxes(type="date", tickformat="%b %y", hoverformat="%B %Y")
+    return figure
+
+
 def _points(board: Dashboard, currency: str) -> list[MonthPoint]:
     return [p for p in board.months if p.currency == currency]
 
 
 def mrr_chart(board: Dashboard, currency: str, locale: str) -> go.Figure:
     points = _points(board, currency)
-    months = [p.month.strftime("%b %Y") for p in points]
+    months = [p.month.isoformat() for p in points]
     figure = go.Figure()
     for name, key in (("MRR", "mrr"), ("ARR", "arr")):
         figure.add_trace(go.Scatter(
@@ -50,12 +56,12 @@ def mrr_chart(board: Dashboard, currency: str, locale: str) -> go.Figure:
             line={"color": COLORS[key], "width": 2.5},
             hovertext=[format_money(getattr(p, key), currency, locale) for p in points], hoverinfo="text+name",
         ))
-    return _layout(figure, title=f"MRR and ARR ({currency}, month ends)")
+    return _monthly(_layout(figure, title=f"MRR and ARR ({currency}, month ends)"))
 
 
 def movements_chart(board: Dashboard, currency: str, locale: str) -> go.Figure:
     points = _points(board, currency)
-    months = [p.month.strftime("%b %Y") for p in points]
+    months = [p.month.isoformat() for p in points]
     figure = go.Figure()
     for name, key, sign in (("New", "new", 1), ("Reactivation", "reactivation", 1), ("Expansion", "expansion", 1),
                             ("Contraction", "contraction", -1), ("Churn", "churn", -1)):
@@ -65,7 +71,7 @@ def movements_chart(board: Dashboard, currency: str, locale: str) -> go.Figure:
             hovertext=[f"{name}: {'−' if sign < 0 and a else ''}{format_money(a, currency, locale)}" for a in amounts],
             hoverinfo="text",
         ))
-    return _layout(figure, title=f"MRR movements ({currency})", barmode="relative")
+    return _monthly(_layout(figure, title=f"MRR movements ({currency})", barmode="relative"))
 
 
 def plan_chart(board: Dashboard, currency: str, locale: str) -> go.Figure:
@@ -82,7 +88,7 @@ def plan_chart(board: Dashboard, currency: str, locale: str) -> go.Figure:
 def currency_chart(board: Dashboard, locale: str) -> go.Figure:
     """Revenue per currency, each on its own axis: amounts in different currencies never share a scale."""
     figures = board.currencies or ()
-    figure = make_subplots(rows=1, cols=max(1, len(figures)), subplot_titles=[f.currency for f in figures] or None)
+    figure = make_subplots(rows=1, cols=max(1, len(figures)))
     for column, f in enumerate(figures, start=1):
         figure.add_trace(go.Bar(
             x=["Payments", "Refunds", "Revenue"],
@@ -94,4 +100,5 @@ def currency_chart(board: Dashboard, locale: str) -> go.Figure:
                        format_money(f.revenue, f.currency, locale)],
             hoverinfo="text", showlegend=False, name=f.currency,
         ), row=1, col=column)
+        figure.update_xaxes(title_text=f.currency, row=1, col=column)
     return _layout(figure, title="Revenue by currency (each on its own scale)", barmode="group")

@@ -198,17 +198,41 @@ def _alert_row(row: AlertView) -> rx.Component:
         rx.table.cell(rx.text(row.month_label, white_space="nowrap", size="2")),
         rx.table.cell(rx.text(row.value, " (limit ", row.threshold, ")", white_space="nowrap", size="2")),
         rx.table.cell(rx.text(row.message, size="2", min_width="200px")),
-        rx.table.cell(
-            rx.cond(
-                row.acknowledged_label != "",
-                rx.text("Acknowledged ", row.acknowledged_label, size="1", color=rx.color("gray", 10)),
-                rx.button("Acknowledge", size="1", on_click=AlertsState.acknowledge(row.id),
-                          class_name="acknowledge-alert", data_alert=row.id),
-            )
-        ),
+        rx.table.cell(_acknowledge(row)),
         class_name="alert-row",
         data_alert=row.id,
         align="center",
+    )
+
+
+def _acknowledge(row: AlertView) -> rx.Component:
+    return rx.cond(
+        row.acknowledged_label != "",
+        rx.text("Acknowledged ", row.acknowledged_label, size="1", color=rx.color("gray", 10)),
+        rx.button("Acknowledge", size="1", on_click=AlertsState.acknowledge(row.id),
+                  class_name="acknowledge-alert", data_alert=row.id),
+    )
+
+
+def _alert_card(row: AlertView) -> rx.Component:
+    """The phone's view of an alert: everything readable without scrolling sideways."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text(row.kind_label, weight="bold", size="2"),
+                rx.badge(row.currency, variant="soft", radius="full"),
+                justify="between",
+                width="100%",
+            ),
+            rx.text(row.month_label, " · ", row.value, " (limit ", row.threshold, ")", size="2"),
+            rx.text(row.message, size="2", color=rx.color("gray", 11)),
+            _acknowledge(row),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        class_name="alert-card",
+        data_alert=row.id,
     )
 
 
@@ -225,8 +249,17 @@ def _alerts() -> rx.Component:
         notice_callout(AlertsState.notice),
         rx.cond(
             AlertsState.rows.length() > 0,
-            admin_table(["Raised", "Alert", "Currency", "Month", "Value", "What happened", ""],
-                        AlertsState.rows, _alert_row, table_id="alerts-table"),
+            rx.fragment(
+                rx.tablet_and_desktop(
+                    admin_table(["Raised", "Alert", "Currency", "Month", "Value", "What happened", ""],
+                                AlertsState.rows, _alert_row, table_id="alerts-table"),
+                    width="100%",
+                ),
+                rx.mobile_only(
+                    rx.vstack(rx.foreach(AlertsState.rows, _alert_card), spacing="3", width="100%", id="alerts-cards"),
+                    width="100%",
+                ),
+            ),
             rx.cond(
                 AlertsState.loaded,
                 rx.card(rx.text("No open alerts. Thresholds are set by ALERT_PAYMENT_FAILURE_RATE, "

@@ -83,35 +83,50 @@ def refund_decision_times(session: Session, *, after_id: int, up_to_id: int, sin
     ).all()
 
 
-def payment_outcomes(session: Session, start: datetime, end: datetime) -> Sequence[tuple]:
-    """(currency, plan_id, status, count, amount) of the payments made in [start, end)."""
-    return session.exec(
-        select(Payment.currency, Price.plan_id, Payment.status, func.count(), func.sum(Payment.amount))
+def _utc_day(session: Session, column):
+    """The UTC calendar day of a timestamp column, as SQL (the stored values are UTC)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(column)  # stored as "YYYY-MM-DD HH:MM:SS" in UTC
+    return func.date(func.timezone("UTC", column))
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def payment_outcomes(session: Session, start: datetime, end: datetime) -> list[tuple]:
+    """(day, currency, plan_id, status, count, amount) of the payments made in [start, end)."""
+    day = _utc_day(session, Payment.created_at)
+    rows = session.exec(
+        select(day, Payment.currency, Price.plan_id, Payment.status, func.count(), func.sum(Payment.amount))
         .select_from(Payment)
         .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
         .outerjoin(Subscription, Subscription.id == Invoice.subscription_id)
         .outerjoin(Price, Price.id == Subscription.price_id)
         .where(Payment.created_at >= start, Payment.created_at < end)
-        .group_by(Payment.currency, Price.plan_id, Payment.status)
+        .group_by(day, Payment.currency, Price.plan_id, Payment.status)
     ).all()
+    return [(_as_date(d), *rest) for d, *rest in rows]
 
 
-def refund_totals(session: Session, start: datetime, end: datetime) -> Sequence[tuple]:
-    """(currency, plan_id, count, amount) of the refunds that succeeded in [start, end)."""
-    return session.exec(
-        select(Refund.currency, Price.plan_id, func.count(), func.sum(Refund.amount))
+def refund_totals(session: Session, start: datetime, end: datetime) -> list[tuple]:
+    """(day, currency, plan_id, count, amount) of the refunds that succeeded in [start, end)."""
+    day = _utc_day(session, Refund.decided_at)
+    rows = session.exec(
+        select(day, Refund.currency, Price.plan_id, func.count(), func.sum(Refund.amount))
         .select_from(Refund)
         .join(Payment, Payment.id == Refund.payment_id)
         .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
         .outerjoin(Subscription, Subscription.id == Invoice.subscription_id)
         .outerjoin(Price, Price.id == Subscription.price_id)
         .where(Refund.status == RefundStatus.SUCCEEDED, Refund.decided_at >= start, Refund.decided_at < end)
-        .group_by(Refund.currency, Price.plan_id)
+        .group_by(day, Refund.currency, Price.plan_id)
     ).all()
+    return [(_as_date(d), *rest) for d, *rest in rows]
 
 
-def replace_payment_day(session: Session, day: date, rows: list[PaymentDay]) -> None:
-    session.exec(delete(PaymentDay).where(PaymentDay.day == day))
+def replace_payment_days(session: Session, first: date, last: date, rows: list[PaymentDay]) -> None:
+    session.exec(delete(PaymentDay).where(PaymentDay.day >= first, PaymentDay.day <= last))
     session.add_all(rows)
     session.flush()
 

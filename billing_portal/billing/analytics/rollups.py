@@ -57,10 +57,9 @@ def refresh_in(session: Session, now: datetime) -> Refreshed:
     """One refresh in the caller's transaction (tests call it directly)."""
     cursor = queries.lock_cursor(session, CURSOR)
     last_payment_id, last_refund_id = queries.max_ids(session)
-    days = _touched_days(session, cursor.last_payment_id, last_payment_id, cursor.last_refund_id,
-                         last_refund_id, cursor.last_run_at)
-    for day in sorted(days):
-        _refresh_day(session, day)
+    spans = _touched_days(session, cursor.last_payment_id, last_payment_id, cursor.last_refund_id,
+                          last_refund_id, cursor.last_run_at)
+    days = sum(_refresh_days(session, first, last) for first, last in spans)
 
     months = _open_months(session, cursor.mrr_final_through, now)
     for month in months:
@@ -68,56 +67,63 @@ def refresh_in(session: Session, now: datetime) -> Refreshed:
         if month_end_instant(month) <= now:
             cursor.mrr_final_through = month
 
-    checked = sorted(set(months) | {month_start(day) for day in days})
+    checked = sorted(set(months).union(*(_months_of(first, last) for first, last in spans)))
     raised = sum(alerts.check_month(session, month, now) for month in checked)
 
     cursor.last_payment_id, cursor.last_refund_id, cursor.last_run_at = last_payment_id, last_refund_id, now
     session.add(cursor)
     session.flush()
-    return Refreshed(days=len(days), months=len(months), alerts=raised)
+    return Refreshed(days=days, months=len(months), alerts=raised)
 
 
 def _touched_days(
     session: Session, after_payment: int, up_to_payment: int, after_refund: int, up_to_refund: int,
     last_run_at: datetime | None,
-) -> set[date]:
-    days: set[date] = set()
+) -> list[tuple[date, date]]:
+    """Spans of days to redo: the span of the new payments, and each day something else changed on."""
+    spans: set[tuple[date, date]] = set()
     first, last = queries.new_payments_span(session, after_id=after_payment, up_to_id=up_to_payment)
     if first is not None:
-        days.update(first.date() + timedelta(days=n) for n in range((last.date() - first.date()).days + 1))
+        spans.add((first.date(), last.date()))
     since = last_run_at - OVERLAP if last_run_at else None
-    if since is not None:
-        days.update(at.date() for at in queries.changed_payment_times(session, since=since))
-    days.update(
-        at.date()
-        for at in queries.refund_decision_times(session, after_id=after_refund, up_to_id=up_to_refund, since=since)
-        if at is not None
-    )
-    return days
+    changed = set(queries.changed_payment_times(session, since=since)) if since is not None else set()
+    changed.update(queries.refund_decision_times(session, after_id=after_refund, up_to_id=up_to_refund, since=since))
+    spans.update((at.date(), at.date()) for at in changed if at is not None)
+    return sorted(spans)
 
 
-def _refresh_day(session: Session, day: date) -> None:
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    end = start + timedelta(days=1)
-    rows: dict[tuple[str, int | None], PaymentDay] = {}
+def _refresh_days(session: Session, first: date, last: date) -> int:
+    """Recompute the days first..last from their payments and refunds: two GROUP BY queries."""
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+    rows: dict[tuple[date, str, int | None], PaymentDay] = {}
 
-    def row(currency: str, plan_id: int | None) -> PaymentDay:
-        return rows.setdefault((currency, plan_id), PaymentDay(day=day, currency=currency, plan_id=plan_id))
+    def row(day: date, currency: str, plan_id: int | None) -> PaymentDay:
+        return rows.setdefault((day, currency, plan_id), PaymentDay(day=day, currency=currency, plan_id=plan_id))
 
-    for currency, plan_id, status, count, amount in queries.payment_outcomes(session, start, end):
+    for day, currency, plan_id, status, count, amount in queries.payment_outcomes(session, start, end):
         if status in queries.SUCCEEDED:
-            target = row(currency, plan_id)
+            target = row(day, currency, plan_id)
             target.succeeded_count += count
             target.succeeded_amount += amount
         elif status == PaymentStatus.FAILED:
-            row(currency, plan_id).failed_count += count
+            row(day, currency, plan_id).failed_count += count
         elif status == PaymentStatus.CANCELED:
-            row(currency, plan_id).canceled_count += count
-    for currency, plan_id, count, amount in queries.refund_totals(session, start, end):
-        target = row(currency, plan_id)
+            row(day, currency, plan_id).canceled_count += count
+    for day, currency, plan_id, count, amount in queries.refund_totals(session, start, end):
+        target = row(day, currency, plan_id)
         target.refund_count += count
         target.refund_amount += amount
-    queries.replace_payment_day(session, day, list(rows.values()))
+    queries.replace_payment_days(session, first, last, list(rows.values()))
+    return (last - first).days + 1
+
+
+def _months_of(first: date, last: date) -> set[date]:
+    months, month = set(), month_start(first)
+    while month <= last:
+        months.add(month)
+        month = add_month(month)
+    return months
 
 
 def _open_months(session: Session, final_through: date | None, now: datetime) -> list[date]:
@@ -128,11 +134,7 @@ def _open_months(session: Session, final_through: date | None, now: datetime) ->
         if started is None:
             return []
         first = month_start(started)
-    months, month = [], first
-    while month <= month_start(now):
-        months.append(month)
-        month = add_month(month)
-    return months
+    return sorted(_months_of(first, now.date()))
 
 
 def _refresh_month(session: Session, month: date, now: datetime) -> None:
