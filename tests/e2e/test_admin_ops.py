@@ -36,22 +36,15 @@ ADMIN_PAGES = ["refunds", "reconciliation", "webhooks", "customers", "catalog", 
 APP_WEBHOOK_SECRET = "whsec_sandbox"  # the app's default STRIPE_WEBHOOK_SECRET (conftest sets none)
 
 
-def app_database_url(tmp_path_factory) -> str:
-    """The running app's SQLite file (tests/e2e/conftest.py puts it in the e2e-app temp dir)."""
-    found = sorted(tmp_path_factory.getbasetemp().glob("e2e-app[0-9]*/billing.db"))
-    assert len(found) == 1, found
-    return f"sqlite:///{found[0]}"
-
-
 @pytest.fixture(scope="module")
-def waiting_refund(app_url, localstripe_url, tmp_path_factory) -> dict:
+def waiting_refund(app_url, localstripe_url, app_database_url) -> dict:
     """A customer who paid USD 12.00 at localstripe for Starter and asks for 5.00 back, plus the
     payment_intent.succeeded event Stripe sends for it, delivered to the app."""
     patch = pytest.MonkeyPatch()
     patch.setenv("STRIPE_API_BASE", localstripe_url)
     get_settings.cache_clear()
     try:
-        with Session(engine_for(app_database_url(tmp_path_factory)), expire_on_commit=False) as session:
+        with Session(engine_for(app_database_url), expire_on_commit=False) as session:
             user = accounts.create_user(session, email=CUSTOMER_EMAIL, password="refund-e2e-password",
                                         name="Refund Tester", role=Role.CUSTOMER)
             customer = session.exec(select(Customer).where(Customer.user_id == user.id)).one()
