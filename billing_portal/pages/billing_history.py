@@ -175,7 +175,7 @@ def billing_history_page() -> rx.Component:
         _toolbar(),
         results,
         page_nav(HistoryState.page, HistoryState.pages, HistoryState.previous_page, HistoryState.next_page,
-              "history-page"),
+                 page_id="history-page"),
         rx.text(
             "Amounts are in the currency you were billed in. PDF links are checked and expire after 5 minutes.",
             size="1",
