@@ -2,10 +2,9 @@
 broken page fails here in seconds rather than as a frontend build error in the browser tests."""
 
 import pytest
+from reflex.compiler.compiler import into_component
 
 from billing_portal.billing_portal import app
-
-from reflex.compiler.compiler import into_component
 
 
 @pytest.mark.parametrize("route", sorted(app._unevaluated_pages))
