@@ -36,7 +36,8 @@ def test_the_usage_page_needs_a_sign_in_and_comes_back_after_it(browser: Browser
     expect(page).to_have_url(re.compile(r"/login\?next=/billing/usage$"), timeout=FIRST_LOAD_MS)
     sign_in(page, *DEMO)
     expect(page).to_have_url(re.compile(r"/billing/usage/?$"), timeout=FIRST_LOAD_MS)
-    expect(page.get_by_role("link", name="Usage", exact=True).first).to_have_attribute("aria-current", "page")
+    tabs = page.get_by_role("navigation", name="Billing sections")
+    expect(tabs.get_by_role("link", name="Usage", exact=True)).to_have_attribute("aria-current", "page")
     context.close()
 
 
