@@ -1,4 +1,9 @@
-"""Every query the engine makes, in one place, so indexes can be checked against them."""
+"""Every query the engine makes, in one place, so indexes can be checked against them.
+
+Every row lock (SELECT ... FOR UPDATE) re-reads the row (populate_existing): after waiting for
+another transaction's lock, the object in the session must show what that transaction committed,
+not what this session had loaded before.
+"""
 
 from collections.abc import Sequence
 from functools import lru_cache
@@ -97,12 +102,12 @@ def live_subscription(session: Session, customer_id: int) -> Subscription | None
 
 def lock_subscription(session: Session, subscription_id: int) -> Subscription | None:
     return session.exec(
-        select(Subscription).where(Subscription.id == subscription_id).with_for_update()
+        _for_update(select(Subscription).where(Subscription.id == subscription_id))
     ).first()
 
 
 def lock_invoice(session: Session, invoice_id: int) -> Invoice | None:
-    return session.exec(select(Invoice).where(Invoice.id == invoice_id).with_for_update()).first()
+    return session.exec(_for_update(select(Invoice).where(Invoice.id == invoice_id))).first()
 
 
 def invoice_lines(session: Session, invoice_id: int) -> Sequence[InvoiceLine]:
@@ -195,7 +200,7 @@ def payment_by_key(session: Session, idempotency_key: str) -> Payment | None:
 
 
 def lock_payment(session: Session, payment_id: int) -> Payment | None:
-    return session.exec(select(Payment).where(Payment.id == payment_id).with_for_update()).first()
+    return session.exec(_for_update(select(Payment).where(Payment.id == payment_id))).first()
 
 
 def refunded_amount(session: Session, payment_id: int) -> int:
@@ -218,7 +223,7 @@ FILE_SORTS = {
 
 
 def lock_customer(session: Session, customer_id: int) -> Customer | None:
-    return session.exec(select(Customer).where(Customer.id == customer_id).with_for_update()).first()
+    return session.exec(_for_update(select(Customer).where(Customer.id == customer_id))).first()
 
 
 def _live_files(owner_id: int, now):
@@ -290,7 +295,7 @@ def open_invoices_of_customer(session: Session, customer_id: int) -> Sequence[In
         select(Invoice)
         .where(Invoice.customer_id == customer_id, Invoice.status == "open")
         .order_by(Invoice.id)
-        .with_for_update()
+        .with_for_update().execution_options(populate_existing=True)
     ).all()
 
 
@@ -458,7 +463,7 @@ def open_invoice_totals(session: Session, customer_id: int) -> tuple[int, str, i
 
 def payment_by_intent(session: Session, payment_intent_id: str, *, lock: bool = False) -> Payment | None:
     query = select(Payment).where(Payment.stripe_payment_intent_id == payment_intent_id)
-    return session.exec(query.with_for_update() if lock else query).first()
+    return session.exec(_for_update(query) if lock else query).first()
 
 
 def payments_of_invoice(session: Session, invoice_id: int) -> Sequence[Payment]:
@@ -564,7 +569,7 @@ def due_webhook_event_ids(session: Session, now, *, after: int = 0, limit: int =
 def lock_webhook_event(session: Session, event_id: int) -> WebhookEvent | None:
     """The event under a row lock; None when another runner holds it (PostgreSQL skips it)."""
     return session.exec(
-        select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update(skip_locked=True)
+        _for_update(select(WebhookEvent).where(WebhookEvent.id == event_id), skip_locked=True)
     ).first()
 
 
@@ -605,7 +610,7 @@ def pending_refund_requests_of(session: Session, customer_id: int, payment_ids: 
 
 
 def lock_refund_request(session: Session, request_id: int) -> RefundRequest | None:
-    return session.exec(select(RefundRequest).where(RefundRequest.id == request_id).with_for_update()).first()
+    return session.exec(_for_update(select(RefundRequest).where(RefundRequest.id == request_id))).first()
 
 
 def count_refund_requests(session: Session, *, status: str | None) -> int:
@@ -698,13 +703,13 @@ def lock_invoice_in_collection(session: Session, invoice_id: int, *, due_by=None
     )
     if due_by is not None:
         query = query.where(Invoice.next_collection_at <= due_by)
-    return session.exec(query.with_for_update(skip_locked=True)).first()
+    return session.exec(_for_update(query, skip_locked=True)).first()
 
 
 def try_lock_subscription(session: Session, subscription_id: int) -> Subscription | None:
     """The subscription under a row lock, or None when another transaction holds it (PostgreSQL)."""
     return session.exec(
-        select(Subscription).where(Subscription.id == subscription_id).with_for_update(skip_locked=True)
+        _for_update(select(Subscription).where(Subscription.id == subscription_id), skip_locked=True)
     ).first()
 
 
@@ -962,3 +967,8 @@ def audit_of_customer(session: Session, customer_id: int, *, limit: int) -> Sequ
         select(AuditEntry).where(AuditEntry.subject_type == "customer", AuditEntry.subject_id == str(customer_id))
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
     ).all()
+
+
+def _for_update(statement, *, skip_locked: bool = False):
+    """The statement under a row lock, re-reading the row (see the module's docstring)."""
+    return statement.with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True)

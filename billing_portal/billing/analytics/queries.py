@@ -37,7 +37,8 @@ SUCCEEDED = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentS
 def lock_cursor(session: Session, name: str) -> RollupCursor:
     """The job's cursor, locked so two runners refresh one after the other."""
     while True:
-        cursor = session.exec(select(RollupCursor).where(RollupCursor.name == name).with_for_update()).first()
+        locked = select(RollupCursor).where(RollupCursor.name == name).with_for_update()
+        cursor = session.exec(locked.execution_options(populate_existing=True)).first()
         if cursor is not None:
             return cursor
         try:
@@ -292,4 +293,5 @@ def open_alert_count(session: Session) -> int:
 
 
 def lock_alert(session: Session, alert_id: int) -> AnalyticsAlert | None:
-    return session.exec(select(AnalyticsAlert).where(AnalyticsAlert.id == alert_id).with_for_update()).first()
+    locked = select(AnalyticsAlert).where(AnalyticsAlert.id == alert_id).with_for_update()
+    return session.exec(locked.execution_options(populate_existing=True)).first()
