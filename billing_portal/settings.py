@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     alert_payment_success_rate: Decimal = Field(default=Decimal("95"), ge=0, le=100)
     alert_churn_rate: Decimal = Field(default=Decimal("10"), ge=0, le=100)
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _explicit_origins(cls, origins: list[str]) -> list[str]:
+        # The websocket carries signed-in sessions: a wildcard would let any site drive them.
+        if not origins or any(origin.strip() in ("*", "") or "*" in origin for origin in origins):
+            raise ValueError("list the exact origins, e.g. [\"https://billing.example.com\"]; \"*\" is refused")
+        return [origin.strip().rstrip("/") for origin in origins]
+
     @field_validator("dunning_retry_days", mode="before")
     @classmethod
     def _retry_days(cls, value):

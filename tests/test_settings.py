@@ -34,3 +34,10 @@ def test_secrets_do_not_show_in_reprs():
 def test_bad_settings_are_refused_with_the_field_named(field, value):
     with pytest.raises(ValidationError, match=field):
         Settings(_env_file=None, **{field: value})
+
+
+@pytest.mark.parametrize("origins", ['["*"]', '["https://*.example.com"]', "[]", '[""]'])
+def test_allowed_origins_must_be_explicit(origins, monkeypatch):
+    monkeypatch.setenv("ALLOWED_ORIGINS", origins)
+    with pytest.raises(ValueError, match="exact origins"):
+        Settings(_env_file=None)
