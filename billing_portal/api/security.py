@@ -1,4 +1,8 @@
-"""Headers every API answer carries unless its route sets a stricter one (downloads do)."""
+"""Headers every API answer carries unless its route sets a stricter one (downloads do).
+
+Only paths under /api/: in production the same ASGI app also serves Reflex's pages, whose scripts
+and styles these headers would block.
+"""
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,7 +24,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
 

@@ -33,3 +33,18 @@ def test_a_download_keeps_its_own_sandboxing_policy():
 def test_no_state_changes_over_get():
     """The webhook route answers GET with 405: state changes only through POST."""
     assert TestClient(build_api()).get("/api/webhooks/stripe").status_code == 405
+
+
+def test_pages_outside_the_api_keep_their_own_headers():
+    """Reflex's pages go through the same ASGI app in production: their scripts must still load."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    from billing_portal.api.security import SecurityHeaders
+
+    page = Starlette(routes=[Route("/billing", lambda request: HTMLResponse("<html></html>"))],
+                     middleware=[Middleware(SecurityHeaders)])
+    response = TestClient(page).get("/billing")
+    assert response.status_code == 200 and "content-security-policy" not in response.headers
