@@ -37,7 +37,7 @@ APP_WEBHOOK_SECRET = "whsec_sandbox"  # the app's default STRIPE_WEBHOOK_SECRET 
 
 
 @pytest.fixture(scope="module")
-def waiting_refund(app_url, localstripe_url, app_database_url) -> dict:
+def waiting_refund(app_server, localstripe_url, app_database_url) -> dict:
     """A customer who paid USD 12.00 at localstripe for Starter and asks for 5.00 back, plus the
     payment_intent.succeeded event Stripe sends for it, delivered to the app."""
     patch = pytest.MonkeyPatch()
@@ -71,7 +71,7 @@ def waiting_refund(app_url, localstripe_url, app_database_url) -> dict:
                 created=int(time.time()))
             body = json.dumps(stripe_event).encode()
             answer = urllib.request.urlopen(urllib.request.Request(
-                f"{app_url}/api/webhooks/stripe", data=body, method="POST",
+                f"{app_server.ensure()}/api/webhooks/stripe", data=body, method="POST",
                 headers={"Content-Type": "application/json",
                          "Stripe-Signature": sign_payload(body, APP_WEBHOOK_SECRET)}), timeout=10)
             assert answer.status == 200
