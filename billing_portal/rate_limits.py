@@ -24,12 +24,17 @@ class RateLimited(DomainError):
 
 def hit(action: Action, client: str) -> None:
     """Count one attempt of `action` by `client` (an IP address); RateLimited when over the limit."""
-    limit = parse(getattr(get_settings(), f"rate_limit_{action}"))
-    limiter = _limiter(get_settings().redis_url or "memory://")
+    settings = get_settings()
+    limit = _parse(getattr(settings, f"rate_limit_{action}"))
+    limiter = _limiter(settings.redis_url or "memory://")
     key = (action, client or "unknown")
     if not limiter.hit(limit, *key):
         reset_at, _remaining = limiter.get_window_stats(limit, *key)
         raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+
+# Every webhook and usage request passes here: parse each "N/period" setting once.
+_parse = lru_cache(maxsize=16)(parse)
 
 
 @lru_cache(maxsize=4)

@@ -1,10 +1,15 @@
-"""Headers every API answer carries unless its route sets a stricter one (downloads do).
+"""Headers every API answer carries unless its route sets a stricter one (downloads do), and the
+answer a rate-limited client gets.
 
 Only paths under /api/: in production the same ASGI app also serves Reflex's pages, whose scripts
 and styles these headers would block.
 """
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from billing_portal import rate_limits
 
 DEFAULT_HEADERS = {
     "cache-control": "no-store",
@@ -36,3 +41,13 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def over_rate_limit(action: rate_limits.Action, request: Request) -> JSONResponse | None:
+    """Count this request of `action` by its client; the 429 (with Retry-After) when over, else None."""
+    try:
+        rate_limits.hit(action, request.client.host if request.client else "")
+    except rate_limits.RateLimited as exc:
+        return JSONResponse({"error": "rate_limited", "message": str(exc)}, status_code=429,
+                            headers={"Retry-After": str(exc.retry_after), "Cache-Control": "no-store"})
+    return None

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from billing_portal import rate_limits
+from billing_portal.api.security import over_rate_limit
 from billing_portal.billing import api_keys, usage
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
@@ -30,10 +30,8 @@ def _error(status: int, error: str, message: str, **headers: str) -> JSONRespons
 
 
 async def record_usage(request: Request) -> JSONResponse:
-    try:
-        rate_limits.hit("usage_api", request.client.host if request.client else "")
-    except rate_limits.RateLimited as exc:
-        return _error(429, "rate_limited", str(exc), **{"Retry-After": str(exc.retry_after)})
+    if limited := over_rate_limit("usage_api", request):
+        return limited
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return _error(413, "body_too_large", f"The body is at most {MAX_BODY_BYTES // 1024} KB.")

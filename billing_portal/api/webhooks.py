@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from billing_portal import rate_limits
+from billing_portal.api.security import over_rate_limit
 from billing_portal.billing import webhooks
 from billing_portal.db import session_scope
 from billing_portal.gateways.stripe_gateway import InvalidWebhook, gateway
@@ -20,11 +20,8 @@ MAX_BODY_BYTES = 1024 * 1024  # Stripe's events are far smaller
 
 
 async def stripe_webhook(request: Request) -> JSONResponse:
-    try:
-        rate_limits.hit("webhook", request.client.host if request.client else "")
-    except rate_limits.RateLimited as exc:
-        return JSONResponse({"error": "rate_limited", "message": str(exc)}, status_code=429,
-                            headers={"Retry-After": str(exc.retry_after)})
+    if limited := over_rate_limit("webhook", request):
+        return limited
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return JSONResponse({"error": "body_too_large"}, status_code=413)

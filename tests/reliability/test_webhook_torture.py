@@ -37,7 +37,8 @@ from billing_portal.db import session_scope
 from billing_portal.models import AuditEntry, CreditPack, Invoice, Payment, Refund, WebhookEvent
 from tests.billing.test_webhooks import T, at, charge_refunded, event, payment_intent, refund_obj
 from tests.support.builders import make_customer
-from tests.support.stand_ins import REPO_ROOT, http_request, start_process
+from tests.api.conftest import start_api
+from tests.support.stand_ins import REPO_ROOT
 from tests.support.stripe_signing import sign_payload, signed_event
 
 SECRET = "whsec_torture"
@@ -54,22 +55,19 @@ def _cheap_password_hashing(monkeypatch):
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
+# The route's and the workers' settings: no rate limit in the way, retries a second apart.
+SETTINGS = {"STRIPE_WEBHOOK_SECRET": SECRET, "RATE_LIMIT_WEBHOOK": "1000000/minute",
+            "WEBHOOK_RETRY_BASE_SECONDS": "1"}
+
+
 def _env(db_url: str) -> dict:
-    return {**os.environ, "DATABASE_URL": db_url, "STRIPE_WEBHOOK_SECRET": SECRET,
-            "RATE_LIMIT_WEBHOOK": "1000000/minute", "WEBHOOK_RETRY_BASE_SECONDS": "1",
-            "BILLING_PORTAL_ENV_FILE": os.devnull, "PYTHONPATH": str(REPO_ROOT)}
+    return {**os.environ, "DATABASE_URL": db_url, "BILLING_PORTAL_ENV_FILE": os.devnull,
+            "PYTHONPATH": str(REPO_ROOT), **SETTINGS}
 
 
 @pytest.fixture
 def route(engine, db_url):
-    granian = os.path.join(os.path.dirname(sys.executable), "granian")
-    handle = start_process(
-        "granian",
-        lambda port, _: [granian, "--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
-                         "--workers", "1", "--no-ws", "billing_portal.api:build_api"],
-        "http://127.0.0.1:{port}", lambda h: http_request("GET", h.url + "/api/health", timeout=2)[0] == 200,
-        cwd=REPO_ROOT, env=_env(db_url), timeout=30,
-    )
+    handle = start_api(db_url, **SETTINGS)
     yield handle.url + "/api/webhooks/stripe"
     handle.stop()
 
