@@ -132,6 +132,33 @@ def page_nav(page, pages, on_previous, on_next, *, page_id: str) -> rx.Component
     )
 
 
+def empty_list(icon: str, *, filtered, on_clear, nothing_matches: str, none_yet: str, hint: str,
+               list_id: str) -> rx.Component:
+    """The card a paged list shows with no rows: "nothing matches" and Clear filters when filtered,
+    otherwise "none yet" and a hint."""
+    return rx.card(
+        rx.vstack(
+            rx.icon(icon, size=28, color=rx.color("gray", 9)),
+            rx.cond(
+                filtered,
+                rx.text(nothing_matches, size="3", weight="medium"),
+                rx.text(none_yet, size="3", weight="medium"),
+            ),
+            rx.cond(
+                filtered,
+                rx.button("Clear filters", on_click=on_clear, variant="soft", size="2"),
+                rx.text(hint, size="2", color=rx.color("gray", 11)),
+            ),
+            align="center",
+            spacing="2",
+            padding_y="24px",
+        ),
+        size="3",
+        width="100%",
+        id=list_id,
+    )
+
+
 def loading_block(label: str = "Loading…") -> rx.Component:
     return rx.center(
         rx.hstack(rx.spinner(size="3"), rx.text(label, size="2", color=rx.color("gray", 11)), align="center", spacing="2"),

@@ -5,7 +5,7 @@ share links and delete."""
 import reflex as rx
 
 from billing_portal.billing import files
-from billing_portal.components.billing import filter_select, guarded, labelled, page_header, page_nav
+from billing_portal.components.billing import empty_list, filter_select, guarded, labelled, page_header, page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.components.layout import page_shell
 from billing_portal.settings import get_settings
@@ -260,27 +260,9 @@ def _cards() -> rx.Component:
 
 
 def _empty() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.icon("folder_open", size=28, color=rx.color("gray", 9)),
-            rx.cond(
-                FilesState.filtered,
-                rx.text("No files match.", size="3", weight="medium"),
-                rx.text("No files yet", size="3", weight="medium"),
-            ),
-            rx.cond(
-                FilesState.filtered,
-                rx.button("Clear filters", on_click=FilesState.clear_filters, variant="soft", size="2"),
-                rx.text("Drop files above to keep them here.", size="2", color=rx.color("gray", 11)),
-            ),
-            align="center",
-            spacing="2",
-            padding_y="24px",
-        ),
-        size="3",
-        width="100%",
-        id="files-empty",
-    )
+    return empty_list("folder_open", filtered=FilesState.filtered, on_clear=FilesState.clear_filters,
+                      nothing_matches="No files match.", none_yet="No files yet",
+                      hint="Drop files above to keep them here.", list_id="files-empty")
 
 
 def _fact(label: str, value, **props) -> rx.Component:

@@ -6,6 +6,7 @@ import reflex as rx
 
 from billing_portal.billing.portal import CSV_MAX_ROWS, KIND_FILTERS, STATUS_FILTERS
 from billing_portal.components.billing import (
+    empty_list,
     filter_select,
     guarded,
     history_cards,
@@ -77,27 +78,10 @@ def _toolbar() -> rx.Component:
 
 
 def _empty() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.icon("receipt", size=28, color=rx.color("gray", 9)),
-            rx.cond(
-                HistoryState.filtered,
-                rx.text("Nothing matches these filters.", size="3", weight="medium"),
-                rx.text("No invoices yet", size="3", weight="medium"),
-            ),
-            rx.cond(
-                HistoryState.filtered,
-                rx.button("Clear filters", on_click=HistoryState.clear_filters, variant="soft", size="2"),
-                rx.text("Invoices, payments and refunds show up here once you subscribe.", size="2", color=rx.color("gray", 11)),
-            ),
-            align="center",
-            spacing="2",
-            padding_y="24px",
-        ),
-        size="3",
-        width="100%",
-        id="history-empty",
-    )
+    return empty_list("receipt", filtered=HistoryState.filtered, on_clear=HistoryState.clear_filters,
+                      nothing_matches="Nothing matches these filters.", none_yet="No invoices yet",
+                      hint="Invoices, payments and refunds show up here once you subscribe.",
+                      list_id="history-empty")
 
 
 def _refund_dialog() -> rx.Component:
