@@ -38,6 +38,7 @@ from billing_portal.models import AuditEntry, CreditPack, Invoice, Payment, Refu
 from tests.billing.test_webhooks import T, at, charge_refunded, event, payment_intent, refund_obj
 from tests.support.builders import make_customer
 from tests.api.conftest import start_api
+from tests.support.event_loops import run_to_completion
 from tests.support.stand_ins import REPO_ROOT
 from tests.support.stripe_signing import sign_payload, signed_event
 
@@ -230,7 +231,7 @@ def test_ten_thousand_deliveries_with_repeats_bad_signatures_and_killed_workers(
             await asyncio.to_thread(workers.kill_one_and_restart)
 
     try:
-        answers = asyncio.run(_send(route, deliveries, on_progress))
+        answers = run_to_completion(_send(route, deliveries, on_progress))
         assert workers.started == 4  # two kills, two restarts
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:

@@ -26,6 +26,7 @@ from billing_portal.state.files import (
 )
 from tests.billing.test_files import all_keys, aws_env, exe, image, local_store, pdf_sample, s3_store, store  # noqa: F401
 from tests.support.builders import T0, make_customer
+from tests.support.event_loops import run_to_completion
 
 CHUNK = 64 * 1024
 
@@ -52,7 +53,7 @@ def stream(customer_id: int, name: str, data: bytes, *, chunk: int = CHUNK, abor
             await feed.feed(data[start:start + chunk])
         return await asyncio.wait_for(feed.finish(), timeout=30)
 
-    return asyncio.run(run())
+    return run_to_completion(run())
 
 
 def rows(db_url) -> list[StoredFile]:
