@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr = SecretStr("whsec_sandbox")
     stripe_api_base: str | None = "http://localhost:8420"
     stripe_js_url: str = "http://localhost:8420/js.stripe.com/v3/"
+    # Per try: how long to wait for Stripe's answer, and how many times the SDK tries again (with
+    # the same Idempotency-Key) after a timeout, a dropped connection, a 409, 429 or 5xx.
+    stripe_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
+    stripe_max_network_retries: int = Field(default=3, ge=0, le=10)
     # Webhook events whose object we do not know yet are retried: tries, and the first wait in
     # seconds (doubled after each try, at most an hour). After the last try: status "failed".
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)

@@ -246,6 +246,7 @@ def pay(
         invoice = subscribed.invoice
     else:
         invoice = _pack_invoice(session, customer, target, setup_intent_id, now)
+    _keep_before_charging(session, customer)
     return _charge(session, gw, user, customer, invoice, card, now)
 
 
@@ -352,6 +353,7 @@ def begin_hosted_checkout(
     invoice = _invoice_to_collect(session, customer, target, now)
     if invoice.status != InvoiceStatus.OPEN:
         raise DomainError(f"Invoice {invoice.number} is {invoice.status}: there is nothing to pay.")
+    _keep_before_charging(session, customer)
     key = f"invoice:{invoice.id}:checkout"
 
     def create(idempotency_key: str):
@@ -442,6 +444,7 @@ def pay_with_wallet(
     gw = stripe_gateway.gateway()
     stripe_customer_id = ensure_stripe_customer(session, gw, customer, user)
     invoice = _invoice_to_collect(session, customer, target, now)
+    _keep_before_charging(session, customer)
     key = f"invoice:{invoice.id}:{method}"
     existing = repository.payment_by_key(session, key)
     if existing is not None:
@@ -612,6 +615,20 @@ def _pack_invoice(session: Session, customer: Customer, target: _Target, setup_i
         now=now,
     )
     return invoices.finalize(session, draft.id, now=now)
+
+
+def _keep_before_charging(session: Session, customer: Customer) -> None:
+    """Commit the invoice (and subscription) about to be charged, then lock the customer again.
+
+    The charge's idempotency key names the invoice, so the invoice must outlive a charge that
+    fails: when Stripe does not answer (or this process dies) after taking the money, a rollback
+    would drop the invoice and the retry would charge a new invoice under a new key. Kept, the
+    retry finds the same invoice and key (Stripe replays the first PaymentIntent), and
+    reconciliation can record the charge against it. An open, unpaid invoice is what a declined
+    card leaves too; numbers stay gapless.
+    """
+    session.commit()
+    repository.lock_customer(session, customer.id)
 
 
 def _payment_key(invoice: Invoice, payment_method_id: str) -> str:

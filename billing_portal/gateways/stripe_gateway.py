@@ -111,13 +111,24 @@ if _stripe_logger.level == logging.NOTSET:
 DEFAULT_MAX_NETWORK_RETRIES = 3
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)  # (connect, read) seconds, per try
 WEBHOOK_TOLERANCE_SECONDS = 300
+
 STRIPE_API_HOST = "api.stripe.com"
 
+
+def _timeouts(read_seconds: float) -> tuple[float, float]:
+    """(connect, read) for STRIPE_TIMEOUT_SECONDS: connecting never waits longer than reading."""
+    return min(DEFAULT_TIMEOUT[0], read_seconds), read_seconds
+
+
+# Not "nothing was charged": when the connection drops after Stripe took the money we cannot
+# know. What we can promise is that trying again (same idempotency key) never charges twice.
 PROVIDER_UNAVAILABLE_MESSAGE = (
-    "The payment provider is not answering; nothing was charged. Try again in a minute."
+    "The payment provider is not answering. Try again in a minute: "
+    "a payment that already went through is never charged twice."
 )
 REFUND_UNAVAILABLE_MESSAGE = (
-    "The payment provider is not answering; nothing was refunded. Try again in a minute."
+    "The payment provider is not answering. Try again in a minute: "
+    "a refund that already went through is never made twice."
 )
 REQUIRES_ACTION_MESSAGE = "Your bank asks you to confirm this payment."
 GENERIC_DECLINE_MESSAGE = "Your card was declined."
@@ -604,6 +615,8 @@ class StripeGateway:
             "secret_key": settings.stripe_secret_key,
             "webhook_secret": settings.stripe_webhook_secret,
             "api_base": settings.stripe_api_base,
+            "max_network_retries": settings.stripe_max_network_retries,
+            "timeout": _timeouts(settings.stripe_timeout_seconds),
         }
         options.update(overrides)
         return cls(**options)
@@ -1115,8 +1128,11 @@ class StripeGateway:
 
 
 @lru_cache(maxsize=4)
-def _cached_gateway(secret_key: str, webhook_secret: str, api_base: str | None) -> StripeGateway:
-    return StripeGateway(secret_key=secret_key, webhook_secret=webhook_secret, api_base=api_base)
+def _cached_gateway(secret_key: str, webhook_secret: str, api_base: str | None, timeout: float,
+                    max_network_retries: int) -> StripeGateway:
+    return StripeGateway(secret_key=secret_key, webhook_secret=webhook_secret, api_base=api_base,
+                         timeout=_timeouts(timeout),
+                         max_network_retries=max_network_retries)
 
 
 def gateway() -> StripeGateway:
@@ -1126,4 +1142,6 @@ def gateway() -> StripeGateway:
         settings.stripe_secret_key.get_secret_value(),
         settings.stripe_webhook_secret.get_secret_value(),
         settings.stripe_api_base,
+        settings.stripe_timeout_seconds,
+        settings.stripe_max_network_retries,
     )

@@ -463,10 +463,10 @@ def test_unreachable_stripe_raises_provider_unavailable(stripe_env):
     assert SECRET_KEY not in str(caught.value)
 
 
-def test_refund_when_stripe_is_down_says_nothing_was_refunded(scripted_stripe, stripe_env):
+def test_refund_when_stripe_is_down_says_a_retry_never_refunds_twice(scripted_stripe, stripe_env):
     server = scripted_stripe([SERVER_ERROR])
     gw = scripted_gateway(stripe_env, server, max_network_retries=0)
-    with pytest.raises(PaymentProviderUnavailable, match="nothing was refunded"):
+    with pytest.raises(PaymentProviderUnavailable, match="never made twice"):
         gw.refund(payment_intent_id="pi_1", amount=100, idempotency_key="refund:1")
 
 
