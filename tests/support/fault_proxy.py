@@ -9,6 +9,9 @@ to `upstream` unless a rule says otherwise.
         gate.reached.wait(10); ...; gate.release()
         proxy.requests   # [(method, path, idempotency key)] of every request seen
 
+Rules match the method ("*" for any) and a regex matched whole against the path, with or without
+its query string.
+
 Faults (the first matching rule with tries left applies; `times=None` means every time):
 - "error": answer `status` (500, 429, 503...) without forwarding, with a Stripe-shaped body.
 - "delay": forward, then wait `seconds` before answering (the work was done, the answer is late).
@@ -62,7 +65,8 @@ class Rule:
 
     def matches(self, method: str, path: str) -> bool:
         left = self.times is None or self.hits < self.times
-        return left and self.method in (method, "*") and self.path.fullmatch(path.split("?", 1)[0]) is not None
+        wanted = self.path.fullmatch(path.split("?", 1)[0]) or self.path.fullmatch(path)
+        return left and self.method in (method, "*") and wanted is not None
 
     def release(self, *, drop: bool = False) -> None:
         self._drop = drop
@@ -102,7 +106,8 @@ class FaultProxy:
 
     def add(self, method: str, path: str, fault: str, *, times: int | None = None, status: int = 500,
             seconds: float = 0.0, after_bytes: int = 0) -> Rule:
-        """A fault for requests whose method and path (a regex matched whole, query ignored) match."""
+        """A fault for requests whose method ("*": any) and path match: `path` is a regex matched
+        whole against the path without its query, or with it (`r"/b/k\\?partNumber=2&.*"`)."""
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}")
         rule = Rule(method.upper(), re.compile(path), fault, times, status, seconds, after_bytes)
