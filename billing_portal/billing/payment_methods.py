@@ -2,8 +2,8 @@
 
 Adding a card is the checkout's flow without a charge: `checkout.begin_card_setup` opens the
 SetupIntent, the page runs `stripe.confirmCardSetup`, then `save_card` checks the SetupIntent with
-Stripe (ours, succeeded), attaches the card and keeps only what we may show: brand, last4, expiry
-and Stripe's fingerprint (models/payment_methods.py). The default card is the customer's
+Stripe (ours, succeeded), attaches the card and keeps only what we may show: brand, last4, expiry,
+issuing country (for the fraud guard) and Stripe's fingerprint (models/payment_methods.py). The default card is the customer's
 `default_payment_method_id`, set at Stripe too (invoice_settings.default_payment_method), and is
 what renewals charge; the first card saved becomes the default.
 
