@@ -15,6 +15,7 @@ from billing_portal.pages import (
     admin_dashboard,
     admin_reconciliation,
     admin_refunds,
+    admin_risk,
     admin_webhooks,
     billing_credits,
     billing_details,
@@ -36,6 +37,7 @@ from billing_portal.state.admin_console import AuditAdminState, CatalogAdminStat
 from billing_portal.state.admin_dashboard import AlertsState, DashboardState
 from billing_portal.state.admin_reconciliation import ReconciliationAdminState
 from billing_portal.state.admin_refunds import RefundsAdminState
+from billing_portal.state.admin_risk import RiskAdminState
 from billing_portal.state.auth import AuthState, SignInState, SignUpState
 from billing_portal.state.billing import CreditsState, HistoryState, OverviewState, PlanState
 from billing_portal.state.billing_details import DetailsState
@@ -100,5 +102,6 @@ for module, page, state in (
     (admin_webhooks, admin_webhooks.admin_webhooks_page, WebhooksAdminState),
     (admin_catalog, admin_catalog.admin_catalog_page, CatalogAdminState),
     (admin_audit, admin_audit.admin_audit_page, AuditAdminState),
+    (admin_risk, admin_risk.admin_risk_page, RiskAdminState),
 ):
     app.add_page(page, route=module.ROUTE, title=module.TITLE, on_load=state.on_load)

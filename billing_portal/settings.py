@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +112,22 @@ class Settings(BaseSettings):
     alert_payment_success_rate: Decimal = Field(default=Decimal("95"), ge=0, le=100)
     alert_churn_rate: Decimal = Field(default=Decimal("10"), ge=0, le=100)
 
+    # Fraud guard at checkout (billing/fraud.py): each card charge gets a score, the sum of the
+    # points of the signals that fire; at FRAUD_FLAG_SCORE it is charged and flagged for admins,
+    # at FRAUD_BLOCK_SCORE it is refused without a charge. Attempts count within the window.
+    fraud_window_minutes: int = Field(default=60, ge=1, le=10_080)
+    fraud_flag_score: int = Field(default=50, ge=1)
+    fraud_block_score: int = Field(default=100, ge=1)
+    fraud_customer_attempts: int = Field(default=5, ge=1)
+    fraud_customer_attempts_points: int = Field(default=30, ge=0)
+    fraud_ip_attempts: int = Field(default=10, ge=1)
+    fraud_ip_attempts_points: int = Field(default=30, ge=0)
+    fraud_card_attempts: int = Field(default=5, ge=1)
+    fraud_card_attempts_points: int = Field(default=30, ge=0)
+    fraud_declines_allowed: int = Field(default=1, ge=0)
+    fraud_decline_points: int = Field(default=25, ge=0)
+    fraud_country_mismatch_points: int = Field(default=20, ge=0)
+
     @field_validator("allowed_origins")
     @classmethod
     def _explicit_origins(cls, origins: list[str]) -> list[str]:
@@ -119,6 +135,12 @@ class Settings(BaseSettings):
         if not origins or any(origin.strip() in ("*", "") or "*" in origin for origin in origins):
             raise ValueError("list the exact origins, e.g. [\"https://billing.example.com\"]; \"*\" is refused")
         return [origin.strip().rstrip("/") for origin in origins]
+
+    @model_validator(mode="after")
+    def _block_above_flag(self):
+        if self.fraud_block_score < self.fraud_flag_score:
+            raise ValueError("FRAUD_BLOCK_SCORE must be at least FRAUD_FLAG_SCORE")
+        return self
 
     @field_validator("dunning_retry_days", mode="before")
     @classmethod

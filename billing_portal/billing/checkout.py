@@ -13,6 +13,8 @@ The flow (ENVIRONMENT.md, valid against Stripe and localstripe alike):
    ignore `Idempotency-Key`), another card is a new attempt on the same invoice.
    `pay_invoice` does the same for an open invoice of the customer (a proration or a failed
    renewal), with the card just saved or a saved one (billing/payment_methods.py).
+   Before the charge the fraud guard (billing/fraud.py) scores the attempt: a block answers
+   "blocked" and Stripe is never asked; a flag charges and leaves it for admins (/admin/risk).
 4. On `requires_action` the page runs `stripe.confirmCardPayment(client_secret)` (3-D Secure) and
    then `confirm_after_action`, which asks Stripe for the PaymentIntent (never the browser).
 
@@ -32,7 +34,7 @@ from typing import Literal
 from babel.dates import format_date
 from sqlmodel import Session
 
-from billing_portal.billing import credits, invoices, payment_methods, payments, repository, subscriptions
+from billing_portal.billing import credits, fraud, invoices, payment_methods, payments, repository, subscriptions
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.catalog import period_label, sellable_price
 from billing_portal.billing.errors import DomainError, NotFound
@@ -58,6 +60,7 @@ from billing_portal.models import (
     PaymentStatus,
     Plan,
     Price,
+    RiskDecision,
     Subscription,
     SubscriptionStatus,
 )
@@ -70,7 +73,8 @@ MAX_PACK_QUANTITY = 100
 WALLET_NAMES = {"alipay": "Alipay", "wechat_pay": "WeChat Pay"}
 
 Kind = Literal["subscription", "credit_pack", "invoice"]
-OutcomeStatus = Literal["succeeded", "requires_action", "processing", "failed", "trialing"]
+# "blocked": the fraud guard refused the charge before Stripe was asked (billing/fraud.py).
+OutcomeStatus = Literal["succeeded", "requires_action", "processing", "failed", "trialing", "blocked"]
 
 
 @dataclass(frozen=True)
@@ -221,9 +225,11 @@ def begin_card_setup(session: Session, *, user: CurrentUser) -> CardSetup:
 
 def pay(
     session: Session, *, user: CurrentUser, setup_intent_id: str, price_id: int | None = None,
-    pack_slug: str | None = None, quantity: int = 1,
+    pack_slug: str | None = None, quantity: int = 1, client_ip: str = "",
 ) -> CheckoutOutcome:
-    """Charge the card saved by `setup_intent_id` for a subscription or a credit pack."""
+    """Charge the card saved by `setup_intent_id` for a subscription or a credit pack.
+
+    `client_ip` is the browser's address as the server saw it (for the fraud guard)."""
     now = utcnow()
     customer = _customer(session, user)
     target = _target(session, price_id, pack_slug, quantity)
@@ -247,7 +253,7 @@ def pay(
     else:
         invoice = _pack_invoice(session, customer, target, setup_intent_id, now)
     _keep_before_charging(session, customer)
-    return _charge(session, gw, user, customer, invoice, card, now)
+    return _charge(session, gw, user, customer, invoice, card, now, client_ip)
 
 
 def invoice_summary(session: Session, *, user: CurrentUser, invoice_id: int) -> CheckoutSummary:
@@ -290,7 +296,7 @@ def invoice_summary(session: Session, *, user: CurrentUser, invoice_id: int) -> 
 
 def pay_invoice(
     session: Session, *, user: CurrentUser, invoice_id: int, setup_intent_id: str | None = None,
-    card_id: int | None = None,
+    card_id: int | None = None, client_ip: str = "",
 ) -> CheckoutOutcome:
     """Pay an open invoice of the signed-in customer with a saved card (`card_id`, ours) or the
     card just saved by `setup_intent_id` (it becomes the default, as in `pay`).
@@ -311,7 +317,7 @@ def pay_invoice(
         card = payment_methods.card_from_setup_intent(gw, customer, setup_intent_id)
         # Not through the dunning hook: the charge below is the retry it would make.
         payment_methods.store_card(session, gw, customer, card, make_default=True)
-    return _charge(session, gw, user, customer, repository.lock_invoice(session, invoice.id), card, now)
+    return _charge(session, gw, user, customer, repository.lock_invoice(session, invoice.id), card, now, client_ip)
 
 
 def confirm_after_action(session: Session, *, user: CurrentUser, payment_intent_id: str) -> CheckoutOutcome:
@@ -644,7 +650,7 @@ _STATUS = {
 
 
 def _charge(session: Session, gw, user: CurrentUser, customer: Customer, invoice: Invoice, card: CardInfo,
-            now: datetime) -> CheckoutOutcome:
+            now: datetime, client_ip: str) -> CheckoutOutcome:
     key = _payment_key(invoice, card.id)
     existing = repository.payment_by_key(session, key)
     if existing is not None:
@@ -659,11 +665,22 @@ def _charge(session: Session, gw, user: CurrentUser, customer: Customer, invoice
         if invoice.status == InvoiceStatus.PAID and invoice.total == 0:
             return _free_outcome(session, user, invoice)
         raise DomainError(f"Invoice {invoice.number} is {invoice.status}: there is nothing to pay.")
+    risk = fraud.assess(session, fraud.Attempt(
+        customer_id=customer.id, amount=invoice.total - invoice.amount_paid, currency=invoice.currency,
+        client_ip=client_ip or "", card_fingerprint=card.fingerprint, card_country=card.country,
+        billing_country=customer.country or "", card_brand=card.brand, card_last4=card.last4, invoice_id=invoice.id,
+    ), now=now)
+    if risk.decision == RiskDecision.BLOCK:
+        # Recorded (the caller commits), so the attempt still counts; Stripe is never asked.
+        logger.warning("checkout charge of invoice %s blocked by the fraud guard (assessment %s, score %s)",
+                       invoice.id, risk.id, risk.score)
+        return _blocked_outcome(user, invoice)
     with _stripe_errors():
         payment, result = payments.charge_invoice(
             session, invoice, stripe_customer_id=customer.stripe_customer_id, payment_method_id=card.id,
             idempotency_key=key, off_session=False, card_brand=card.brand, card_last4=card.last4, now=now,
         )
+    fraud.link_payment(session, risk, payment.id)
     return _outcome(session, user, payment, result)
 
 
@@ -768,6 +785,15 @@ def _trial_outcome(user: CurrentUser, customer: Customer, subscription: Subscrip
         invoice_number=None,
         amount_label=format_money(0, target.currency, locale),
         receipt_lines=(SummaryLine(f"{target.plan.name} trial until {when}", format_money(0, target.currency, locale)),),
+    )
+
+
+def _blocked_outcome(user: CurrentUser, invoice: Invoice) -> CheckoutOutcome:
+    return CheckoutOutcome(
+        status="blocked", message=fraud.BLOCKED_MESSAGE, payment_intent_id=None, client_secret=None,
+        invoice_number=invoice.number, amount_label=format_money(invoice.total - invoice.amount_paid,
+                                                                 invoice.currency, user.locale),
+        receipt_lines=(),
     )
 
 

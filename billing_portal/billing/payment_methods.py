@@ -2,8 +2,8 @@
 
 Adding a card is the checkout's flow without a charge: `checkout.begin_card_setup` opens the
 SetupIntent, the page runs `stripe.confirmCardSetup`, then `save_card` checks the SetupIntent with
-Stripe (ours, succeeded), attaches the card and keeps only what we may show: brand, last4, expiry
-and Stripe's fingerprint (models/payment_methods.py). The default card is the customer's
+Stripe (ours, succeeded), attaches the card and keeps only what we may show: brand, last4, expiry,
+issuing country (for the fraud guard) and Stripe's fingerprint (models/payment_methods.py). The default card is the customer's
 `default_payment_method_id`, set at Stripe too (invoice_settings.default_payment_method), and is
 what renewals charge; the first card saved becomes the default.
 
@@ -160,7 +160,7 @@ def store_card(session: Session, gw, customer: Customer, card: CardInfo, *, make
         session.delete(same)
         session.flush()
     row = _upsert(session, customer, card.id, card.brand, card.last4, card.exp_month, card.exp_year,
-                  card.fingerprint)
+                  card.fingerprint, card.country)
     if not make_default or customer.default_payment_method_id == row.stripe_payment_method_id:
         return False
     _make_default(session, gw, customer, row)
@@ -169,7 +169,8 @@ def store_card(session: Session, gw, customer: Customer, card: CardInfo, *, make
 
 def card_info(row: PaymentMethod) -> CardInfo:
     return CardInfo(id=row.stripe_payment_method_id, brand=row.brand, last4=row.last4,
-                    exp_month=row.exp_month or 0, exp_year=row.exp_year or 0, fingerprint=row.fingerprint)
+                    exp_month=row.exp_month or 0, exp_year=row.exp_year or 0, fingerprint=row.fingerprint,
+                    country=row.country)
 
 
 def forget_cards(session: Session, customer: Customer) -> None:
@@ -183,7 +184,8 @@ def sync_attached(session: Session, customer: Customer, method: dict) -> None:
     """payment_method.attached: keep the card; it becomes the default when there is none."""
     card = method.get("card") or {}
     row = _upsert(session, customer, str(method["id"]), str(card.get("brand") or ""), str(card.get("last4") or ""),
-                  card.get("exp_month"), card.get("exp_year"), str(card.get("fingerprint") or ""))
+                  card.get("exp_month"), card.get("exp_year"), str(card.get("fingerprint") or ""),
+                  str(card.get("country") or ""))
     if customer.default_payment_method_id in (None, row.stripe_payment_method_id):
         _show_default(session, customer, row)
 
@@ -225,7 +227,7 @@ def own_card(session: Session, customer: Customer, card_id: Any) -> PaymentMetho
 
 
 def _upsert(session: Session, customer: Customer, pm_id: str, brand: str, last4: str, exp_month, exp_year,
-            fingerprint: str) -> PaymentMethod:
+            fingerprint: str, country: str) -> PaymentMethod:
     row = repository.payment_method_by_stripe_id(session, pm_id)
     if row is None:
         row = PaymentMethod(customer_id=customer.id, stripe_payment_method_id=pm_id)
@@ -234,6 +236,7 @@ def _upsert(session: Session, customer: Customer, pm_id: str, brand: str, last4:
     row.brand, row.last4 = brand[:32], last4[:4]
     row.exp_month, row.exp_year = (exp_month or None), (exp_year or None)
     row.fingerprint = fingerprint[:64] or row.fingerprint
+    row.country = country.upper()[:2] or row.country
     session.add(row)
     session.flush()
     return row

@@ -26,12 +26,14 @@ from billing_portal.models import (
     MeteredPrice,
     Payment,
     PaymentMethod,
+    PaymentStatus,
     Plan,
     Price,
     Refund,
     RefundRequest,
     RefundRequestStatus,
     RefundStatus,
+    RiskAssessment,
     StoredFile,
     Subscription,
     SubscriptionStatus,
@@ -972,3 +974,63 @@ def audit_of_customer(session: Session, customer_id: int, *, limit: int) -> Sequ
 def _for_update(statement, *, skip_locked: bool = False):
     """The statement under a row lock, re-reading the row (see the module's docstring)."""
     return statement.with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True)
+
+
+# --- fraud guard (billing/fraud.py) ---------------------------------------------------------------
+
+
+def count_risk_attempts(session: Session, *, since, customer_id: int | None = None, client_ip: str | None = None,
+                        card_fingerprint: str | None = None) -> int:
+    """Checkout charges assessed since `since` for one customer, IP or card (exactly one given)."""
+    column, value = next((c, v) for c, v in ((RiskAssessment.customer_id, customer_id),
+                                             (RiskAssessment.client_ip, client_ip),
+                                             (RiskAssessment.card_fingerprint, card_fingerprint)) if v is not None)
+    return int(session.exec(
+        select(func.count()).select_from(RiskAssessment).where(column == value, RiskAssessment.created_at >= since)
+    ).one())
+
+
+def count_risk_declines(session: Session, *, since, customer_id: int, client_ip: str, card_fingerprint: str) -> int:
+    """Assessed charges since `since` by this customer, from this IP or with this card that were declined."""
+    match = [RiskAssessment.customer_id == customer_id]
+    if client_ip:
+        match.append(RiskAssessment.client_ip == client_ip)
+    if card_fingerprint:
+        match.append(RiskAssessment.card_fingerprint == card_fingerprint)
+    return int(session.exec(
+        select(func.count()).select_from(RiskAssessment)
+        .join(Payment, Payment.id == RiskAssessment.payment_id)
+        .where(or_(*match), RiskAssessment.created_at >= since, Payment.status == PaymentStatus.FAILED)
+    ).one())
+
+
+def _risk_filter(status: str) -> list:
+    if status == "flagged":
+        return [RiskAssessment.decision == "flag", RiskAssessment.cleared_at.is_(None)]
+    if status == "blocked":
+        return [RiskAssessment.decision == "block"]
+    if status == "cleared":
+        return [RiskAssessment.cleared_at.is_not(None)]
+    return []
+
+
+def count_risk_assessments(session: Session, *, status: str) -> int:
+    return int(session.exec(select(func.count()).select_from(RiskAssessment).where(*_risk_filter(status))).one())
+
+
+def risk_assessments_page(session: Session, *, status: str, limit: int, offset: int) -> list:
+    """(assessment, customer, user email, payment status, invoice number) rows, newest first."""
+    query = (
+        select(RiskAssessment, Customer, User.email, Payment.status, Invoice.number)
+        .join(Customer, Customer.id == RiskAssessment.customer_id)
+        .join(User, User.id == Customer.user_id)
+        .join(Payment, Payment.id == RiskAssessment.payment_id, isouter=True)
+        .join(Invoice, Invoice.id == RiskAssessment.invoice_id, isouter=True)
+        .where(*_risk_filter(status))
+        .order_by(RiskAssessment.created_at.desc(), RiskAssessment.id.desc())
+    )
+    return list(session.exec(query.limit(limit).offset(offset)).all())
+
+
+def lock_risk_assessment(session: Session, assessment_id: int) -> RiskAssessment | None:
+    return session.exec(_for_update(select(RiskAssessment).where(RiskAssessment.id == assessment_id))).first()

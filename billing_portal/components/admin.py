@@ -16,6 +16,7 @@ ADMIN_TABS = [
     ("Catalog", "/admin/catalog"),
     ("Audit", "/admin/audit"),
     ("Alerts", "/admin/alerts"),
+    ("Risk", "/admin/risk"),
 ]
 
 

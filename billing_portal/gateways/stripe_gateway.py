@@ -244,6 +244,7 @@ class CardInfo:
     exp_month: int
     exp_year: int
     fingerprint: str = ""  # the same card number saved twice has the same fingerprint
+    country: str = ""  # where the card was issued (ISO 3166 alpha-2); "" when Stripe does not say
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -413,6 +414,7 @@ def _card_info(pm: Mapping[str, Any]) -> CardInfo:
         exp_month=int(card.get("exp_month") or 0),
         exp_year=int(card.get("exp_year") or 0),
         fingerprint=str(card.get("fingerprint") or ""),
+        country=str(card.get("country") or "").upper()[:2],
     )
 
 

@@ -10,6 +10,7 @@ from billing_portal.models.invoices import Invoice, InvoiceLine, InvoiceNumberSe
 from billing_portal.models.payments import Payment, PaymentStatus, Refund, RefundStatus
 from billing_portal.models.refund_requests import RefundRequest, RefundRequestStatus
 from billing_portal.models.payment_methods import PaymentMethod
+from billing_portal.models.risk import RiskAssessment, RiskDecision
 from billing_portal.models.subscriptions import Subscription, SubscriptionStatus
 from billing_portal.models.usage import ApiKey, UsageRecord
 from billing_portal.models.users import AuthSession, LoginThrottle, Role, User
@@ -23,4 +24,5 @@ __all__ = [
     "AnalyticsAlert", "MrrMonth", "MrrSnapshot", "PaymentDay", "RollupCursor",
     "RefundRequest", "RefundRequestStatus",
     "ApiKey", "MeteredPrice",
+    "RiskAssessment", "RiskDecision",
 ]

@@ -20,4 +20,6 @@ class PaymentMethod(SQLModel, table=True):
     exp_year: int | None = None
     # Stripe's fingerprint of the card number: the same card saved twice has the same one.
     fingerprint: str = Field(default="", max_length=64)
+    # Where the card was issued (ISO 3166 alpha-2, from Stripe): the fraud guard compares it.
+    country: str = Field(default="", max_length=2)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

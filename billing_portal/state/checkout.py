@@ -473,7 +473,7 @@ class CheckoutState(AuthState):
                 self._fail(str(exc))
             return
         if saved and target.invoice_id is not None:
-            async for event in self._pay_with_saved_card(token, target.invoice_id, saved):
+            async for event in self._pay_with_saved_card(token, target.invoice_id, saved, client_ip):
                 yield event
             return
 
@@ -542,6 +542,8 @@ class CheckoutState(AuthState):
                 return
             self.step = "Paying…"
             token, setup_intent_id, target = self.session_token, self._setup_intent_id, self._target
+            # The address the server sees (as for the rate limits), never one the browser states.
+            client_ip = self.router.session.client_ip
 
         def charge():
             with session_scope() as session:
@@ -550,16 +552,17 @@ class CheckoutState(AuthState):
                     return None
                 if target.invoice_id is not None:
                     return checkout.pay_invoice(session, user=user, invoice_id=target.invoice_id,
-                                                setup_intent_id=setup_intent_id)
+                                                setup_intent_id=setup_intent_id, client_ip=client_ip)
                 return checkout.pay(
                     session, user=user, setup_intent_id=setup_intent_id,
                     price_id=target.price_id, pack_slug=target.pack_slug, quantity=target.quantity,
+                    client_ip=client_ip,
                 )
 
         async for event in self._after_outcome(charge, "pay"):
             yield event
 
-    async def _pay_with_saved_card(self, token: str, invoice_id: int, card_id: str):
+    async def _pay_with_saved_card(self, token: str, invoice_id: int, card_id: str, client_ip: str):
         async with self:
             self.step = "Paying…"
 
@@ -569,7 +572,8 @@ class CheckoutState(AuthState):
                 if user is None:
                     return None
                 # The id is checked against the signed-in customer's own cards by the service.
-                return checkout.pay_invoice(session, user=user, invoice_id=invoice_id, card_id=card_id_of(card_id))
+                return checkout.pay_invoice(session, user=user, invoice_id=invoice_id, card_id=card_id_of(card_id),
+                                            client_ip=client_ip)
 
         async for event in self._after_outcome(charge, "pay_invoice"):
             yield event

@@ -10,10 +10,12 @@ import pytest
 from argon2 import PasswordHasher
 from sqlmodel import func, select
 
-from billing_portal.billing import accounts, catalog, checkout, credits
+from billing_portal.billing import accounts, catalog, checkout, credits, fraud
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError, NotFound
-from billing_portal.models import CreditLedgerEntry, CreditPack, Customer, Invoice, Payment, Subscription
+from billing_portal.models import (
+    CreditLedgerEntry, CreditPack, Customer, Invoice, Payment, PaymentMethod, RiskAssessment, Subscription,
+)
 from billing_portal.settings import get_settings
 from tests.gateways.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, LocalStripeHelper
 from tests.support.builders import make_customer, make_plan
@@ -273,3 +275,52 @@ def test_confirming_someone_elses_payment_is_not_found(session, ls, user, price)
     other = user_of(make_customer(session, "eve@example.com"))
     with pytest.raises(NotFound):
         checkout.confirm_after_action(session, user=other, payment_intent_id=outcome.payment_intent_id)
+
+
+# ---- the fraud guard (billing/fraud.py) before each charge
+
+
+def intents_of(ls, session, user) -> list[dict]:
+    customer = session.get(Customer, user.customer_id)
+    return [pi for pi in ls.get("/v1/payment_intents?limit=100")["data"] if pi["customer"] == customer.stripe_customer_id]
+
+
+def test_repeated_declines_are_blocked_before_stripe_is_asked(session, ls, user, price):
+    """Default settings: five declines in a row (localstripe's card declined at charge), then the
+    sixth attempt is refused without a PaymentIntent, whatever card comes next."""
+    outcomes = [checkout.pay(session, user=user, setup_intent_id=save_card(session, ls, user, DECLINED_AT_CHARGE),
+                             price_id=price.id, client_ip="198.51.100.23") for _ in range(6)]
+    assert [o.status for o in outcomes] == ["failed"] * 5 + ["blocked"]
+    blocked = outcomes[-1]
+    assert blocked.message == fraud.BLOCKED_MESSAGE and "nothing was charged" in blocked.message
+    assert blocked.payment_intent_id is None and blocked.client_secret is None
+    assert len(intents_of(ls, session, user)) == 5 and count(session, Payment) == 5
+
+    good = checkout.pay(session, user=user, setup_intent_id=save_card(session, ls, user, VISA), price_id=price.id,
+                        client_ip="198.51.100.23")
+    assert good.status == "blocked"
+    assert len(intents_of(ls, session, user)) == 5 and count(session, Payment) == 5
+    assert session.exec(select(Subscription)).one().status == "incomplete"
+    assert session.exec(select(Invoice)).one().status == "open"
+
+    rows = session.exec(select(RiskAssessment).order_by(RiskAssessment.id)).all()
+    assert [r.decision for r in rows] == ["allow", "allow", "allow", "flag", "flag", "block", "block"]
+    assert [r.payment_id is None for r in rows] == [False] * 5 + [True] * 2
+    assert {r.client_ip for r in rows} == {"198.51.100.23"} and rows[0].card_last4 == "0341"
+    assert {s["code"] for s in rows[5].signals} == {"customer_attempts", "card_attempts", "declines"}
+
+
+def test_a_flagged_charge_is_made_and_marked_for_admins(session, ls, monkeypatch, price):
+    """localstripe issues every card in FR: a US customer's charge scores the country mismatch."""
+    monkeypatch.setenv("FRAUD_FLAG_SCORE", "20")
+    get_settings.cache_clear()
+    american = user_of(make_customer(session, "us@example.com", country="US"))
+    outcome = checkout.pay(session, user=american, setup_intent_id=save_card(session, ls, american, VISA),
+                           price_id=price.id, client_ip="203.0.113.80")
+    assert outcome.status == "succeeded", outcome
+    payment = session.exec(select(Payment)).one()
+    risk = session.exec(select(RiskAssessment)).one()
+    assert (risk.decision, risk.score, risk.payment_id, risk.invoice_id) == ("flag", 20, payment.id, payment.invoice_id)
+    assert (risk.card_country, risk.billing_country, risk.client_ip, risk.amount) == ("FR", "US", "203.0.113.80", 1500)
+    assert risk.card_fingerprint and risk.cleared_at is None
+    assert session.exec(select(PaymentMethod)).one().country == "FR"  # kept for charges with the saved card

@@ -1,0 +1,185 @@
+"""/admin/risk: flagged and blocked checkout charges, why the fraud guard scored them, clear a flag."""
+
+import reflex as rx
+
+from billing_portal.components.admin import admin_shell, admin_table
+from billing_portal.components.billing import notice_callout, page_nav
+from billing_portal.components.forms import error_callout
+from billing_portal.state.admin_risk import ROUTE, AssessmentView, RiskAdminState
+
+TITLE = "Risk · Admin · Billing Portal"
+FILTERS = [("flagged", "Flagged"), ("blocked", "Blocked"), ("cleared", "Cleared"), ("all", "All checks")]
+
+
+def _decision(row: AssessmentView) -> rx.Component:
+    return rx.hstack(
+        rx.badge(
+            rx.match(row.decision, ("block", "Blocked"), ("flag", "Flagged"), "Allowed"),
+            color_scheme=rx.match(row.decision, ("block", "red"), ("flag", "amber"), "green"),
+            variant="soft",
+            radius="full",
+        ),
+        rx.text(row.score, size="2", weight="bold", title="Risk score"),
+        spacing="2",
+        align="center",
+        wrap="nowrap",
+    )
+
+
+def _signals(row: AssessmentView) -> rx.Component:
+    return rx.cond(
+        row.signals.length() > 0,
+        rx.el.ul(
+            rx.foreach(row.signals, lambda signal: rx.el.li(rx.text(signal, size="1"))),
+            padding_left="16px",
+            margin="0",
+            min_width="260px",
+        ),
+        rx.text("No signal", size="1", color=rx.color("gray", 10)),
+    )
+
+
+def _review(row: AssessmentView) -> rx.Component:
+    return rx.cond(
+        row.can_clear,
+        rx.button("Clear flag…", size="1", variant="soft", on_click=RiskAdminState.open_clear(row.id),
+                  class_name="clear-flag", data_assessment=row.id, white_space="nowrap"),
+        rx.cond(
+            row.cleared_label != "",
+            rx.vstack(
+                rx.text("Cleared ", row.cleared_label, size="1", color=rx.color("gray", 10), white_space="nowrap"),
+                rx.cond(row.clear_note != "", rx.text(row.clear_note, size="1")),
+                spacing="0",
+            ),
+        ),
+    )
+
+
+def _row(row: AssessmentView) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(row.created_label, white_space="nowrap", size="2")),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row.customer_label, size="2", weight="medium"),
+                rx.text(row.customer_email, size="1", color=rx.color("gray", 10)),
+                spacing="0",
+            )
+        ),
+        rx.table.cell(rx.text(row.amount_label, weight="medium", white_space="nowrap"), justify="end"),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row.card_label, size="2", white_space="nowrap"),
+                rx.text("Card ", row.card_country, " · billing ", row.billing_country, size="1",
+                        color=rx.color("gray", 10), white_space="nowrap"),
+                rx.code(row.client_ip, size="1", white_space="nowrap"),
+                spacing="1",
+            )
+        ),
+        rx.table.cell(_decision(row)),
+        rx.table.cell(_signals(row)),
+        rx.table.cell(rx.text(row.payment_label, size="2", white_space="nowrap")),
+        rx.table.cell(_review(row)),
+        class_name="risk-row",
+        data_assessment=row.id,
+        data_decision=row.decision,
+        align="center",
+    )
+
+
+def _dialog() -> rx.Component:
+    row = RiskAdminState.selected_row
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Clear flag"),
+            rx.dialog.description(
+                row.customer_label, ": ", row.amount_label, " with ", row.card_label, ", score ", row.score,
+                ". Clearing it says you checked it; the payment stays as it is.",
+                size="2",
+            ),
+            rx.form(
+                rx.vstack(
+                    rx.el.label(rx.text("Note (optional)", size="2", weight="medium"), html_for="clear-note"),
+                    rx.text_area(id="clear-note", name="note", width="100%", rows="3", max_length=500),
+                    error_callout(RiskAdminState.dialog_error),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray")),
+                        rx.button("Clear flag", type="submit", loading=RiskAdminState.clearing, id="confirm-clear"),
+                        justify="end",
+                        spacing="3",
+                        width="100%",
+                    ),
+                    spacing="3",
+                    width="100%",
+                    margin_top="12px",
+                ),
+                on_submit=RiskAdminState.clear_flag,
+                reset_on_submit=False,
+            ),
+            max_width="480px",
+        ),
+        open=RiskAdminState.selected_id != "",
+        on_open_change=RiskAdminState.close_clear,
+    )
+
+
+def _empty() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.icon("shield_check", size=28, color=rx.color("gray", 9)),
+            rx.text("Nothing here.", size="3", weight="medium"),
+            rx.text("Checkout charges the fraud guard flags or blocks show up here.", size="2",
+                    color=rx.color("gray", 11)),
+            align="center",
+            spacing="2",
+            padding_y="24px",
+        ),
+        width="100%",
+        id="risk-empty",
+    )
+
+
+def _content() -> rx.Component:
+    return rx.vstack(
+        rx.flex(
+            rx.segmented_control.root(
+                *[rx.segmented_control.item(label, value=key) for key, label in FILTERS],
+                value=RiskAdminState.status_filter,
+                on_change=RiskAdminState.set_status_filter,
+                size=rx.breakpoints(initial="1", sm="2"),
+                width=rx.breakpoints(initial="100%", sm="auto"),
+            ),
+            rx.text(RiskAdminState.total, " charge(s)", size="2", color=rx.color("gray", 11), id="risk-total"),
+            justify="between",
+            align="center",
+            wrap="wrap",
+            spacing="3",
+            width="100%",
+        ),
+        error_callout(RiskAdminState.error),
+        notice_callout(RiskAdminState.notice),
+        rx.cond(
+            RiskAdminState.rows.length() > 0,
+            admin_table(["When", "Customer", "Amount", "Card and IP", "Decision", "Signals", "Payment", ""],
+                        RiskAdminState.rows, _row, table_id="risk-table"),
+            rx.cond(RiskAdminState.loaded, _empty(), rx.fragment()),
+        ),
+        page_nav(RiskAdminState.page, RiskAdminState.pages, RiskAdminState.previous_page,
+                 RiskAdminState.next_page, page_id="risk-page"),
+        rx.text(
+            "Every card charge at checkout is scored before Stripe is asked: attempts per customer, IP and card, "
+            "declines, and a card issued outside the billing country. Flagged charges were made; blocked ones were "
+            "not. Thresholds and points are the FRAUD_* settings.",
+            size="1",
+            color=rx.color("gray", 10),
+        ),
+        _dialog(),
+        spacing="4",
+        width="100%",
+    )
+
+
+def admin_risk_page() -> rx.Component:
+    return admin_shell("Risk", _content(), subtitle="Checkout charges the fraud guard flagged or blocked, and why.")
+
+
+__all__ = ["ROUTE", "TITLE", "admin_risk_page"]
