@@ -9,7 +9,7 @@ DATA := .data
 # Debian packages the test suite needs: browser, database and cache stand-ins, PDF tools.
 TEST_APT_PACKAGES := chromium postgresql redis-server poppler-utils fonts-noto-cjk
 
-.PHONY: run test bench setup test-setup bun system-test-deps migrate seed clean
+.PHONY: run run-scaled test bench setup test-setup bun system-test-deps migrate seed clean
 
 run: setup
 	@mkdir -p $(DATA)
@@ -21,6 +21,14 @@ run: setup
 	  stripe_pid=$$!; trap 'kill $$stripe_pid 2>/dev/null' EXIT INT TERM; \
 	  echo "Portal: http://localhost:3000  (Ctrl-C stops the portal and the sandbox)"; \
 	  $(BIN)/reflex run --env dev --frontend-port 3000 --backend-port 8000
+
+# Scale-out locally: PostgreSQL and Redis (data in .data/), two backend workers on Redis, one
+# procrastinate job worker, the Stripe sandbox (billing_portal/sandbox/scaled.py).
+run-scaled: setup
+	@$(MAKE) --no-print-directory system-test-deps TEST_APT_PACKAGES="postgresql redis-server"
+	@mkdir -p $(DATA)
+	@test -f .env || cp .env.example .env
+	$(BIN)/python -m billing_portal.sandbox.scaled --stripe-port $(STRIPE_PORT)
 
 test: test-setup
 	$(BIN)/python -m pytest

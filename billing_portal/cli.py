@@ -8,6 +8,7 @@ import secrets
 import sys
 from collections.abc import Callable
 
+from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from billing_portal import logs
@@ -28,6 +29,12 @@ def cmd_migrate(_args: argparse.Namespace) -> None:
 
     upgrade_to_head()
     print("Database is at the latest migration.")
+    if get_settings().database_url.startswith("postgresql"):
+        from billing_portal.jobs.queue import ensure_schema
+
+        # procrastinate's own tables, so JOBS_BACKEND=procrastinate workers can start any time.
+        if ensure_schema():
+            print("Installed the job queue's tables (procrastinate).")
 
 
 def cmd_seed_demo(_args: argparse.Namespace) -> None:
@@ -175,6 +182,12 @@ def cmd_jobs_work(args: argparse.Namespace) -> None:
     from billing_portal.jobs.runner import run_forever
 
     only = _chosen_jobs(args)
+    if get_settings().jobs_backend == "procrastinate":
+        from billing_portal.jobs.queue import run_worker
+
+        print("procrastinate job worker running (Ctrl-C or SIGTERM stops it)", flush=True)
+        run_worker(name=args.name, only=only)
+        return
 
     async def work() -> None:
         task = asyncio.ensure_future(run_forever(only=only))
@@ -333,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     once.set_defaults(run=cmd_jobs_run_once)
     work = job_commands.add_parser("work", help="run jobs on their schedules until stopped (a job worker)")
     work.add_argument("--job", action="append", help="run only this job (repeatable)")
+    work.add_argument("--name", help="the worker's name in procrastinate's logs (JOBS_BACKEND=procrastinate)")
     work.set_defaults(run=cmd_jobs_work)
 
     metered = commands.add_parser("usage", help="metered usage of a customer")
@@ -372,7 +386,14 @@ def _day(text: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logs.configure(get_settings().log_level)
+    try:
+        settings = get_settings()
+    except ValidationError as exc:  # a setting a person can fix: name it, no traceback
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]).upper()
+            print(f"error: settings: {field + ': ' if field else ''}{error['msg']}", file=sys.stderr)
+        return 1
+    logs.configure(settings.log_level)
     run: Callable[[argparse.Namespace], None] = args.run
     try:
         run(args)

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
 
     # Run due jobs (renewals, ...) inside the app process; false when separate workers run them.
     jobs_in_process: bool = True
+    # embedded: the in-process runner and `jobs work` loop; procrastinate: workers on PostgreSQL
+    # (billing_portal/jobs/queue.py), each periodic job deferred once however many workers run.
+    jobs_backend: Literal["embedded", "procrastinate"] = "embedded"
 
     invoice_number_prefix: str = Field(default="INV", pattern=r"^[A-Z0-9]{1,12}$")
     # Country code (ISO 3166 alpha-2) -> tax rule; countries not listed are not taxed.
@@ -151,6 +154,13 @@ class Settings(BaseSettings):
         if not days or any(day < 1 for day in days) or list(days) != sorted(set(days)):
             raise ValueError("give increasing whole days after the first failure, e.g. 1,3,5,7")
         return days
+
+    @model_validator(mode="after")
+    def _procrastinate_needs_postgres(self):
+        if self.jobs_backend == "procrastinate" and not self.database_url.startswith("postgresql"):
+            raise ValueError("JOBS_BACKEND=procrastinate keeps its queue in PostgreSQL: set DATABASE_URL to "
+                             "postgresql+psycopg://..., or use JOBS_BACKEND=embedded with SQLite")
+        return self
 
 
 @lru_cache

@@ -68,7 +68,8 @@ async def run_forever(tick_seconds: float = 1.0, only: set[str] | None = None) -
 @contextlib.asynccontextmanager
 async def embedded_runner() -> AsyncIterator[None]:
     """The app's lifespan task: runs due jobs in the background while the app is up."""
-    if not get_settings().jobs_in_process:
+    settings = get_settings()
+    if not settings.jobs_in_process or settings.jobs_backend != "embedded":  # workers run them
         yield
         return
     task = asyncio.create_task(run_forever(), name="billing-jobs")
