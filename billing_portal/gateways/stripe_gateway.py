@@ -1084,6 +1084,19 @@ class StripeGateway:
         with self._translate_errors("list_refunds"):
             return [_refund_record(r) for r in self._listed(self._v1.refunds, start, end)]
 
+    def intents_for_invoice(self, stripe_customer_id: str, invoice_id: int) -> list[IntentRecord]:
+        """The customer's PaymentIntents whose metadata names our invoice `invoice_id` (the newest
+        100 at Stripe): a charge made for the invoice whose answer we never got shows up here.
+        localstripe refuses the `customer` filter, so there the whole list is read and filtered."""
+        with self._translate_errors("intents_for_invoice"):
+            if self.stand_in:
+                listed = self._v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
+            else:
+                listed = self._v1.payment_intents.list(params={"customer": stripe_customer_id, "limit": 100}).data
+            records = [_intent_record(_as_dict(pi)) for pi in listed]
+        return [r for r in records
+                if r.stripe_customer_id == stripe_customer_id and r.metadata.get("invoice_id") == str(invoice_id)]
+
     def find_payment_intent(self, payment_intent_id: str) -> IntentRecord | None:
         """The PaymentIntent, or None when Stripe has no such object (404)."""
         with self._translate_errors("find_payment_intent"):

@@ -131,6 +131,25 @@ def test_checkout_while_stripe_fails_shows_the_message_records_nothing_paid_and_
     assert books(engine)["subscriptions"] == ["active"]
 
 
+def test_a_card_typed_again_after_a_lost_answer_is_not_charged_a_second_time(engine, proxy, ls, shop):
+    user, _admin, price_id = shop
+    proxy.add("POST", INTENTS, "drop_after_forward")
+    with pytest.raises(DomainError):
+        pay(engine, user, save_card(engine, ls, user), price_id)
+    [charged] = stripe_list(ls, INTENTS)
+    proxy.clear()
+
+    # The page empties the card form after an error: the customer types the card again, which
+    # Stripe saves as a new PaymentMethod, so this attempt carries a new key.
+    outcome = pay(engine, user, save_card(engine, ls, user), price_id)
+
+    assert outcome.status == "succeeded" and outcome.payment_intent_id == charged["id"]
+    assert outcome.receipt_lines[-1].label == "Paid with Visa •••• 4242"
+    assert len(stripe_list(ls, INTENTS)) == 1
+    assert books(engine)["payments"] == [("succeeded", charged["id"])]
+    assert books(engine)["invoices"] == [("paid", 1500)]
+
+
 def test_checkout_rides_out_a_429_and_a_late_answer_without_a_second_charge(engine, proxy, ls, shop):
     user, _admin, price_id = shop
     setup_intent_id = save_card(engine, ls, user)

@@ -230,7 +230,9 @@ class FaultProxy:
             conn.request(method, path, body=body if body or method in ("POST", "PUT") else None, headers=headers)
             response = conn.getresponse()
             payload = response.read()
-            kept = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP]
+            # A HEAD answer's Content-Length is the object's size (boto3 reads it): keep it.
+            kept = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP
+                    or (method == "HEAD" and k.lower() == "content-length")]
             return response.status, kept, payload
         finally:
             conn.close()
@@ -241,7 +243,8 @@ class FaultProxy:
             handler.send_response(status)
             for name, value in headers:
                 handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(payload)))
+            if not any(name.lower() == "content-length" for name, _ in headers):
+                handler.send_header("Content-Length", str(len(payload)))
             handler.send_header("Connection", "close")
             handler.end_headers()
             if handler.command != "HEAD":
