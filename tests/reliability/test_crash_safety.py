@@ -17,13 +17,14 @@ import psycopg
 import pytest
 from sqlmodel import Session, select
 
-from billing_portal.billing import invoices, refund_decisions, refund_requests
+from billing_portal.billing import invoices, refund_decisions
 from billing_portal.billing.invoices import DraftLine
 from billing_portal.db import session_scope
 from billing_portal.jobs import tasks
-from billing_portal.models import AuditEntry, Invoice, Payment, RefundRequest, Subscription
+from billing_portal.models import AuditEntry, Invoice, RefundRequest
 from billing_portal.models.types import utcnow
-from tests.reliability.test_stripe_faults import INTENTS, REFUNDS, books, pay, save_card, stripe_list
+from tests.reliability.test_stripe_faults import (
+    INTENTS, REFUNDS, books, pay, refund_requested, save_card, stripe_list, subscribed)
 from tests.reliability.test_stripe_faults import _cheap_password_hashing, ls, proxy, shop  # noqa: F401
 from tests.support.engine_worker import spawn
 from tests.support.fault_proxy import Rule
@@ -97,11 +98,7 @@ def test_checkout_killed_after_stripe_charged_is_flagged_and_the_next_try_record
 
 def test_refund_approval_killed_after_stripe_refunded_is_recorded_once_when_approved_again(engine, proxy, ls, shop):
     user, admin, price_id = shop
-    assert pay(engine, user, save_card(engine, ls, user), price_id).status == "succeeded"
-    with session_scope(engine) as session:
-        payment = session.exec(select(Payment)).one()
-        request = refund_requests.request_refund(session, customer_id=user.customer_id, payment_id=payment.id,
-                                                 amount=1500, reason="Changed my mind")
+    payment, request = refund_requested(engine, ls, user, price_id)
     held = proxy.add("POST", REFUNDS, "hold_after_forward", times=1)
 
     kill_while_held(held, spawn("approve_refund", admin=admin, request_id=request.id))
@@ -123,9 +120,7 @@ def test_refund_approval_killed_after_stripe_refunded_is_recorded_once_when_appr
 
 def test_a_renewal_killed_while_stripe_charged_keeps_its_number_and_is_collected_once(engine, proxy, ls, shop):
     user, _admin, price_id = shop
-    assert pay(engine, user, save_card(engine, ls, user), price_id).status == "succeeded"
-    with Session(engine) as session:
-        period_end = session.exec(select(Subscription)).one().current_period_end
+    _first_id, period_end = subscribed(engine, ls, user, price_id)
     held = proxy.add("POST", INTENTS, "hold_after_forward", times=1)
 
     kill_while_held(held, spawn("renew", now=period_end.isoformat()))

@@ -12,7 +12,7 @@ message for the person, a later retry succeeds, and reconciliation records a cha
 that we never heard of (with an audit entry).
 """
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlmodel import Session, select
@@ -91,6 +91,22 @@ def books(engine) -> dict:
         }
 
 
+def subscribed(engine, ls, user, price_id) -> tuple[str, datetime]:
+    """The customer paid the first month at checkout: its PaymentIntent id and the period's end."""
+    first_id = pay(engine, user, save_card(engine, ls, user), price_id).payment_intent_id
+    with Session(engine) as session:
+        return first_id, session.exec(select(Subscription)).one().current_period_end
+
+
+def refund_requested(engine, ls, user, price_id) -> tuple[Payment, RefundRequest]:
+    """The customer paid $15.00 at checkout and asked for all of it back."""
+    assert pay(engine, user, save_card(engine, ls, user), price_id).status == "succeeded"
+    with session_scope(engine) as session:
+        payment = session.exec(select(Payment)).one()
+        return payment, refund_requests.request_refund(session, customer_id=user.customer_id, payment_id=payment.id,
+                                                       amount=1500, reason="Changed my mind")
+
+
 # Each fault is there for every try the SDK makes, so checkout gives up with the message.
 LASTING_FAULTS = {
     "500": dict(fault="error", status=500),
@@ -166,9 +182,7 @@ def test_checkout_rides_out_a_429_and_a_late_answer_without_a_second_charge(engi
 
 def test_a_renewal_charge_whose_answer_was_lost_is_collected_later_with_the_same_key(engine, proxy, ls, shop):
     user, _admin, price_id = shop
-    first_id = pay(engine, user, save_card(engine, ls, user), price_id).payment_intent_id
-    with Session(engine) as session:
-        period_end = session.exec(select(Subscription)).one().current_period_end
+    first_id, period_end = subscribed(engine, ls, user, price_id)
     proxy.add("POST", INTENTS, "drop_after_forward")
 
     assert tasks.renew_due_subscriptions(period_end) == 1
@@ -191,11 +205,7 @@ def test_a_renewal_charge_whose_answer_was_lost_is_collected_later_with_the_same
 
 def test_a_refund_whose_answer_was_lost_is_not_made_twice_when_the_admin_approves_again(engine, proxy, ls, shop):
     user, admin, price_id = shop
-    assert pay(engine, user, save_card(engine, ls, user), price_id).status == "succeeded"
-    with session_scope(engine) as session:
-        payment = session.exec(select(Payment)).one()
-        request = refund_requests.request_refund(session, customer_id=user.customer_id, payment_id=payment.id,
-                                                 amount=1500, reason="Changed my mind")
+    _payment, request = refund_requested(engine, ls, user, price_id)
     proxy.add("POST", REFUNDS, "drop_after_forward")
 
     with pytest.raises(DomainError) as raised, session_scope(engine) as session:
