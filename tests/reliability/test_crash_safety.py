@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from sqlmodel import Session, select
 
-from billing_portal.billing import invoices, refund_decisions
+from billing_portal.billing import invoices, refund_decisions, webhooks
 from billing_portal.billing.invoices import DraftLine
 from billing_portal.db import session_scope
 from billing_portal.jobs import tasks
@@ -26,6 +26,7 @@ from billing_portal.models.types import utcnow
 from tests.reliability.test_stripe_faults import (
     INTENTS, REFUNDS, books, pay, refund_requested, save_card, stripe_list, subscribed)
 from tests.reliability.test_stripe_faults import _cheap_password_hashing, ls, proxy, shop  # noqa: F401
+from tests.billing.test_webhooks import event
 from tests.support.engine_worker import spawn
 from tests.support.fault_proxy import Rule
 from tests.support.stand_ins import libpq_url
@@ -94,6 +95,24 @@ def test_checkout_killed_after_stripe_charged_is_flagged_and_the_next_try_record
     assert (books(engine)["invoices"], books(engine)["subscriptions"]) == ([("paid", 1500)], ["active"])
     assert tasks.reconcile_recent(utcnow()) == 0
     assert len(invoice_numbers(engine)) == 1
+
+
+def test_checkout_killed_after_stripe_charged_is_recorded_by_stripes_webhook(engine, proxy, ls, shop):
+    user, _admin, price_id = shop
+    setup_intent_id = save_card(engine, ls, user)
+    held = proxy.add("POST", INTENTS, "hold_after_forward", times=1)
+    kill_while_held(held, spawn("pay", user=user, setup_intent_id=setup_intent_id, price_id=price_id))
+    [charged] = stripe_list(ls, INTENTS)
+
+    # Stripe's payment_intent.succeeded, carrying the PaymentIntent as localstripe holds it.
+    with session_scope(engine) as session:
+        webhooks.receive(session, event("payment_intent.succeeded", charged, created=int(time.time())))
+    assert tasks.process_webhook_events(utcnow()) == 1
+
+    assert books(engine)["payments"] == [("succeeded", charged["id"])]
+    assert (books(engine)["invoices"], books(engine)["subscriptions"]) == ([("paid", 1500)], ["active"])
+    outcome = pay(engine, user, setup_intent_id, price_id)  # the customer's page is reloaded: paid
+    assert outcome.status == "succeeded" and len(stripe_list(ls, INTENTS)) == 1
 
 
 def test_refund_approval_killed_after_stripe_refunded_is_recorded_once_when_approved_again(engine, proxy, ls, shop):
