@@ -10,6 +10,9 @@ failed. An event about an object we do not know yet (a PaymentIntent whose Payme
 has not committed yet) is retried after WEBHOOK_RETRY_BASE_SECONDS, doubling, at most an hour
 apart, WEBHOOK_MAX_ATTEMPTS tries in all; then "failed" with `last_error`, visible in
 `python -m billing_portal webhooks list --status failed` and replayable with `webhooks replay`.
+A succeeded (or processing) charge of one of our invoices is the exception: the handler waits for
+the charging side's locks and, if the Payment is still missing (its answer was lost, or the
+process died), records it on the invoice at once.
 
 Ordering: payment_intent.* events carry the PaymentIntent as it was at event time; we compare
 the event's `created` with the Payment's `stripe_updated_at` (billing/payments.py
