@@ -626,12 +626,12 @@ def _pack_invoice(session: Session, customer: Customer, target: _Target, setup_i
 def _keep_before_charging(session: Session, customer: Customer) -> None:
     """Commit the invoice (and subscription) about to be charged, then lock the customer again.
 
-    The charge's idempotency key names the invoice, so the invoice must outlive a charge that
+    The charge names the invoice (key and metadata), so the invoice must outlive a charge that
     fails: when Stripe does not answer (or this process dies) after taking the money, a rollback
-    would drop the invoice and the retry would charge a new invoice under a new key. Kept, the
-    retry finds the same invoice and key (Stripe replays the first PaymentIntent), and
-    reconciliation can record the charge against it. An open, unpaid invoice is what a declined
-    card leaves too; numbers stay gapless.
+    would drop the invoice and the next try would charge a new invoice. Kept, the next try finds
+    the same invoice, and Stripe's charge of it (payments.charge_invoice records it instead of
+    charging again); reconciliation can record it too. An open, unpaid invoice is what a declined
+    card leaves as well; numbers stay gapless.
     """
     session.commit()
     repository.lock_customer(session, customer.id)

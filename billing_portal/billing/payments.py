@@ -13,7 +13,7 @@ from sqlmodel import Session
 from billing_portal.billing import audit, credits, invoices, repository, subscriptions
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.gateways import stripe_gateway
-from billing_portal.gateways.stripe_gateway import ChargeResult, CheckoutSessionInfo
+from billing_portal.gateways.stripe_gateway import ChargeResult, CheckoutSessionInfo, IntentRecord
 from billing_portal.models import Customer, Invoice, InvoiceStatus, Payment, PaymentStatus, Refund, RefundStatus
 from billing_portal.models.types import utcnow
 
@@ -146,9 +146,23 @@ def charge_invoice(
     now: datetime,
 ) -> tuple[Payment, ChargeResult]:
     """Charge what the open invoice still owes to a saved card (one PaymentIntent, the key sent to
-    Stripe as is) and record it as the Payment of that key. Only an unreachable Stripe raises."""
+    Stripe as is) and record it as the Payment of that key. Only an unreachable Stripe raises.
+
+    Stripe is asked first for a charge of this invoice we never recorded (its answer was lost, or
+    the process died before committing): one that succeeded or is processing is recorded and
+    returned instead of charging again, whatever card or key this attempt carries (the page
+    makes the customer enter the card again after an error: a new card, a new key).
+    """
+    gw = stripe_gateway.gateway()
+    for intent in gw.intents_for_invoice(stripe_customer_id, invoice.id):
+        if intent.status in _ADOPTED and repository.payment_by_intent(session, intent.id) is None:
+            result = gw.retrieve_payment_intent(intent.id)
+            payment = adopt_intent(session, invoice, intent, card_brand=result.card_brand or "",
+                                   card_last4=result.card_last4 or "", now=now)
+            if payment is not None:
+                return payment, result
     due = invoice.total - invoice.amount_paid
-    result = stripe_gateway.gateway().charge(
+    result = gw.charge(
         stripe_customer_id=stripe_customer_id,
         payment_method_id=payment_method_id,
         amount=due,
@@ -173,6 +187,25 @@ def charge_invoice(
         now=now,
     )
     return payment, result
+
+
+# What a PaymentIntent found at Stripe but not here is recorded as (the rest took no money).
+_ADOPTED = {"succeeded": PaymentStatus.SUCCEEDED, "processing": PaymentStatus.PENDING}
+
+
+def adopt_intent(session: Session, invoice: Invoice, intent: IntentRecord, *, card_brand: str = "",
+                 card_last4: str = "", now: datetime) -> Payment | None:
+    """Record a PaymentIntent Stripe made for `invoice` that we never recorded, under the key in its
+    metadata (so the attempt that made it finds it); None when it cannot be ours to record (no key,
+    another currency, or it took no money)."""
+    key = intent.metadata.get("idempotency_key")
+    if not key or intent.currency != invoice.currency or intent.status not in _ADOPTED:
+        return None
+    return record_intent(
+        session, invoice_id=invoice.id, idempotency_key=key, status=_ADOPTED[intent.status],
+        stripe_payment_intent_id=intent.id, observed_at=now, amount=intent.amount,
+        card_brand=card_brand[:32], card_last4=card_last4[:4], now=now,
+    )
 
 
 def record_intent(

@@ -10,6 +10,9 @@ failed. An event about an object we do not know yet (a PaymentIntent whose Payme
 has not committed yet) is retried after WEBHOOK_RETRY_BASE_SECONDS, doubling, at most an hour
 apart, WEBHOOK_MAX_ATTEMPTS tries in all; then "failed" with `last_error`, visible in
 `python -m billing_portal webhooks list --status failed` and replayable with `webhooks replay`.
+A succeeded (or processing) charge of one of our invoices is the exception: the handler waits for
+the charging side's locks and, if the Payment is still missing (its answer was lost, or the
+process died), records it on the invoice at once.
 
 Ordering: payment_intent.* events carry the PaymentIntent as it was at event time; we compare
 the event's `created` with the Payment's `stripe_updated_at` (billing/payments.py
@@ -39,6 +42,8 @@ from billing_portal.gateways.stripe_gateway import (
     from_stripe_amount,
 )
 from billing_portal.models import (
+    Customer,
+    Invoice,
     Payment,
     PaymentStatus,
     Refund,
@@ -186,7 +191,9 @@ def _payment_intent(session: Session, event: dict, at: datetime, now: datetime) 
     if payment is None:
         if not (intent.get("metadata") or {}).get("idempotency_key"):
             return IGNORED  # not charged by this portal (e.g. made in Stripe's dashboard)
-        raise RetryLater(f"no payment recorded for {intent['id']} yet")
+        payment = _unrecorded_charge(session, event["type"], intent, now)
+        if payment is None:
+            raise RetryLater(f"no payment recorded for {intent['id']} yet")
     status = _INTENT_STATUS[event["type"]]
     error = intent.get("last_payment_error") or {}
     code, decline_code = error.get("code"), error.get("decline_code")
@@ -200,6 +207,30 @@ def _payment_intent(session: Session, event: dict, at: datetime, now: datetime) 
         now=now,
     )
     return PROCESSED
+
+
+def _unrecorded_charge(session: Session, event_type: str, intent: dict, now: datetime) -> Payment | None:
+    """A charge of one of our invoices that succeeded (or is processing) at Stripe with no Payment
+    here: recorded on its invoice (payments.adopt_intent), or None to wait for the charging side.
+
+    The charging side (checkout, dunning) records it in its own transaction, holding the customer
+    or the invoice; taking both locks waits for that transaction. Still missing afterwards means
+    it was lost (Stripe's answer never came, or the process died before committing).
+    """
+    if event_type not in ("payment_intent.succeeded", "payment_intent.processing"):
+        return None
+    record = stripe_gateway.intent_record(intent)
+    try:
+        invoice = session.get(Invoice, int(record.metadata.get("invoice_id", "")))
+    except ValueError:
+        return None
+    customer = session.get(Customer, invoice.customer_id) if invoice else None
+    if customer is None or not record.stripe_customer_id or customer.stripe_customer_id != record.stripe_customer_id:
+        return None
+    repository.lock_customer(session, customer.id)
+    repository.lock_invoice(session, invoice.id)
+    return (repository.payment_by_intent(session, record.id, lock=True)
+            or payments.adopt_intent(session, invoice, record, now=now))
 
 
 def _charge_refunded(session: Session, event: dict, at: datetime, now: datetime) -> str:

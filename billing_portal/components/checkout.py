@@ -277,7 +277,7 @@ def card_form() -> rx.Component:
                 rx.callout(
                     rx.vstack(
                         rx.text(CheckoutState.pay_error, weight="medium", id="pay-error-message"),
-                        rx.text("Nothing was charged.", size="1"),
+                        rx.cond(CheckoutState.pay_error_note != "", rx.text(CheckoutState.pay_error_note, size="1")),
                         spacing="1",
                     ),
                     icon="circle_x",

@@ -85,6 +85,7 @@ __all__ = [
     "checkout_session_info",
     "from_stripe_amount",
     "gateway",
+    "intent_record",
     "to_stripe_amount",
 ]
 
@@ -534,7 +535,8 @@ def _string_metadata(obj: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in (obj.get("metadata") or {}).items()}
 
 
-def _intent_record(pi: Mapping[str, Any]) -> IntentRecord:
+def intent_record(pi: Mapping[str, Any]) -> IntentRecord:
+    """A PaymentIntent (API answer or webhook `data.object`) as an IntentRecord."""
     currency = str(pi.get("currency") or "").upper()
     customer = pi.get("customer")
     return IntentRecord(
@@ -1080,17 +1082,30 @@ class StripeGateway:
 
     def list_payment_intents(self, start: datetime, end: datetime) -> list[IntentRecord]:
         with self._translate_errors("list_payment_intents"):
-            return [_intent_record(pi) for pi in self._listed(self._v1.payment_intents, start, end)]
+            return [intent_record(pi) for pi in self._listed(self._v1.payment_intents, start, end)]
 
     def list_refunds(self, start: datetime, end: datetime) -> list[RefundRecord]:
         with self._translate_errors("list_refunds"):
             return [_refund_record(r) for r in self._listed(self._v1.refunds, start, end)]
 
+    def intents_for_invoice(self, stripe_customer_id: str, invoice_id: int) -> list[IntentRecord]:
+        """The customer's PaymentIntents whose metadata names our invoice `invoice_id` (the newest
+        100 at Stripe): a charge made for the invoice whose answer we never got shows up here.
+        localstripe refuses the `customer` filter, so there the whole list is read and filtered."""
+        with self._translate_errors("intents_for_invoice"):
+            if self.stand_in:
+                listed = self._v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
+            else:
+                listed = self._v1.payment_intents.list(params={"customer": stripe_customer_id, "limit": 100}).data
+            records = [intent_record(_as_dict(pi)) for pi in listed]
+        return [r for r in records
+                if r.stripe_customer_id == stripe_customer_id and r.metadata.get("invoice_id") == str(invoice_id)]
+
     def find_payment_intent(self, payment_intent_id: str) -> IntentRecord | None:
         """The PaymentIntent, or None when Stripe has no such object (404)."""
         with self._translate_errors("find_payment_intent"):
             try:
-                return _intent_record(_as_dict(self._v1.payment_intents.retrieve(payment_intent_id)))
+                return intent_record(_as_dict(self._v1.payment_intents.retrieve(payment_intent_id)))
             except stripe.InvalidRequestError as exc:
                 if exc.http_status == 404:
                     return None

@@ -47,6 +47,7 @@ SUCCESS_ROUTE = "/checkout/success"
 CARD_ELEMENT_ID = "card-element"
 MAX_QUANTITY = 10_000
 
+NOTHING_CHARGED = "Nothing was charged."
 UNEXPECTED = "Something went wrong on our side. Nothing was charged. Reload the page and try again."
 BAD_LINK = "This checkout link is not valid. Pick a plan or a credit pack again."
 CARD_FORM_FAILED = "The card form could not be loaded. Check your connection and reload the page."
@@ -348,6 +349,7 @@ class CheckoutState(AuthState):
     paying: bool = False
     step: str = ""  # what the pay button says while paying
     pay_error: str = ""
+    pay_error_note: str = ""  # "Nothing was charged." when that is certain
     # The bank has not answered yet ("processing"): no retry, the history page will show it.
     pending_message: str = ""
     # CHECKOUT_MODE=hosted (and no free trial): "Pay" sends the customer to Stripe Checkout.
@@ -452,8 +454,9 @@ class CheckoutState(AuthState):
 
     # ---- paying: every step below runs in the background, off the state lock --------------
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, *, nothing_charged: bool = True) -> None:
         self.paying, self.step, self.pay_error = False, "", message
+        self.pay_error_note = NOTHING_CHARGED if nothing_charged else ""
         self._setup_intent_id = self._payment_intent_id = ""
 
     @rx.event(background=True)
@@ -602,7 +605,9 @@ class CheckoutState(AuthState):
             outcome = await rx.run_in_thread(work)
         except DomainError as exc:
             async with self:
-                self._fail(str(exc))
+                # Not "nothing was charged": Stripe may have charged before its answer was lost
+                # (the message says a new try never charges twice).
+                self._fail(str(exc), nothing_charged=False)
             yield rx.call_script(clear_card_js())
             return
         except Exception:

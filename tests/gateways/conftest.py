@@ -10,14 +10,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from billing_portal.gateways.stripe_gateway import StripeGateway
 from billing_portal.settings import get_settings
-from tests.support.stand_ins import LOOPBACK, http_request
+from tests.support.fault_proxy import serve_on_loopback
+from tests.support.stand_ins import http_request
 
 SECRET_KEY = "sk_test_gatewaySECRETkey0123456789"
 PUBLISHABLE_KEY = "pk_test_gateway"
@@ -160,23 +161,7 @@ class ScriptedStripe:
         self.proxy_to = proxy_to
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
-        scripted = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                scripted._handle(self)
-
-            do_POST = do_DELETE = do_GET
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
+        self._server, self.url = serve_on_loopback(self._handle)
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)

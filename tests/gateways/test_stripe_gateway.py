@@ -191,6 +191,20 @@ def test_charge_with_4242_succeeds(gw, ls, save_card, customer_id):
     assert gw.retrieve_payment_intent(result.payment_intent_id) == result
 
 
+def test_intents_for_invoice_finds_the_customers_charges_of_that_invoice_only(gw, save_card, customer_id):
+    pm_id = save_card(VISA)
+    made = charge(gw, customer_id, pm_id, key="invoice:42:pm:a", metadata={"invoice_id": 42})
+    charge(gw, customer_id, pm_id, key="invoice:43:pm:a", metadata={"invoice_id": 43})
+    other = gw.ensure_customer(stripe_customer_id=None, email="bo@example.com", name="Bo", idempotency_key="customer:2")
+    charge(gw, other, save_card(VISA, other), key="invoice:42:pm:b", metadata={"invoice_id": 42})
+
+    [found] = gw.intents_for_invoice(customer_id, 42)
+
+    assert (found.id, found.status, found.amount, found.currency) == (made.payment_intent_id, "succeeded", 1500, "USD")
+    assert found.metadata["idempotency_key"] == "invoice:42:pm:a"
+    assert gw.intents_for_invoice(customer_id, 44) == []
+
+
 def test_krw_amount_is_passed_through_unchanged(gw, ls, save_card, customer_id):
     result = charge(gw, customer_id, save_card(VISA), amount=15000, currency="KRW")
     assert result.status == "succeeded"

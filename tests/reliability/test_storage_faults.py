@@ -74,7 +74,7 @@ def live_rows(engine) -> dict[str, StoredFile]:
 
 S3_DOWN = {
     "503": dict(method="*", path=".*", fault="error", status=503),
-    "connection refused": dict(method="*", path=".*", fault="drop"),
+    "connection dropped": dict(method="*", path=".*", fault="drop"),
     "cut mid-body": dict(method="PUT", path=OBJECTS, fault="fail_after_bytes", after_bytes=64 * 1024),
 }
 

@@ -12,7 +12,7 @@ message for the person, a later retry succeeds, and reconciliation records a cha
 that we never heard of (with an audit entry).
 """
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlmodel import Session, select
@@ -91,6 +91,22 @@ def books(engine) -> dict:
         }
 
 
+def subscribed(engine, ls, user, price_id) -> tuple[str, datetime]:
+    """The customer paid the first month at checkout: its PaymentIntent id and the period's end."""
+    first_id = pay(engine, user, save_card(engine, ls, user), price_id).payment_intent_id
+    with Session(engine) as session:
+        return first_id, session.exec(select(Subscription)).one().current_period_end
+
+
+def refund_requested(engine, ls, user, price_id) -> tuple[Payment, RefundRequest]:
+    """The customer paid $15.00 at checkout and asked for all of it back."""
+    assert pay(engine, user, save_card(engine, ls, user), price_id).status == "succeeded"
+    with session_scope(engine) as session:
+        payment = session.exec(select(Payment)).one()
+        return payment, refund_requests.request_refund(session, customer_id=user.customer_id, payment_id=payment.id,
+                                                       amount=1500, reason="Changed my mind")
+
+
 # Each fault is there for every try the SDK makes, so checkout gives up with the message.
 LASTING_FAULTS = {
     "500": dict(fault="error", status=500),
@@ -131,6 +147,25 @@ def test_checkout_while_stripe_fails_shows_the_message_records_nothing_paid_and_
     assert books(engine)["subscriptions"] == ["active"]
 
 
+def test_a_card_typed_again_after_a_lost_answer_is_not_charged_a_second_time(engine, proxy, ls, shop):
+    user, _admin, price_id = shop
+    proxy.add("POST", INTENTS, "drop_after_forward")
+    with pytest.raises(DomainError):
+        pay(engine, user, save_card(engine, ls, user), price_id)
+    [charged] = stripe_list(ls, INTENTS)
+    proxy.clear()
+
+    # The page empties the card form after an error: the customer types the card again, which
+    # Stripe saves as a new PaymentMethod, so this attempt carries a new key.
+    outcome = pay(engine, user, save_card(engine, ls, user), price_id)
+
+    assert outcome.status == "succeeded" and outcome.payment_intent_id == charged["id"]
+    assert outcome.receipt_lines[-1].label == "Paid with Visa •••• 4242"
+    assert len(stripe_list(ls, INTENTS)) == 1
+    assert books(engine)["payments"] == [("succeeded", charged["id"])]
+    assert books(engine)["invoices"] == [("paid", 1500)]
+
+
 def test_checkout_rides_out_a_429_and_a_late_answer_without_a_second_charge(engine, proxy, ls, shop):
     user, _admin, price_id = shop
     setup_intent_id = save_card(engine, ls, user)
@@ -147,9 +182,7 @@ def test_checkout_rides_out_a_429_and_a_late_answer_without_a_second_charge(engi
 
 def test_a_renewal_charge_whose_answer_was_lost_is_collected_later_with_the_same_key(engine, proxy, ls, shop):
     user, _admin, price_id = shop
-    first_id = pay(engine, user, save_card(engine, ls, user), price_id).payment_intent_id
-    with Session(engine) as session:
-        period_end = session.exec(select(Subscription)).one().current_period_end
+    first_id, period_end = subscribed(engine, ls, user, price_id)
     proxy.add("POST", INTENTS, "drop_after_forward")
 
     assert tasks.renew_due_subscriptions(period_end) == 1
@@ -172,11 +205,7 @@ def test_a_renewal_charge_whose_answer_was_lost_is_collected_later_with_the_same
 
 def test_a_refund_whose_answer_was_lost_is_not_made_twice_when_the_admin_approves_again(engine, proxy, ls, shop):
     user, admin, price_id = shop
-    assert pay(engine, user, save_card(engine, ls, user), price_id).status == "succeeded"
-    with session_scope(engine) as session:
-        payment = session.exec(select(Payment)).one()
-        request = refund_requests.request_refund(session, customer_id=user.customer_id, payment_id=payment.id,
-                                                 amount=1500, reason="Changed my mind")
+    _payment, request = refund_requested(engine, ls, user, price_id)
     proxy.add("POST", REFUNDS, "drop_after_forward")
 
     with pytest.raises(DomainError) as raised, session_scope(engine) as session:

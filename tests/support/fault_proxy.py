@@ -38,6 +38,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -73,6 +74,27 @@ class Rule:
         self._released.set()
 
 
+def serve_on_loopback(handle: Callable[[BaseHTTPRequestHandler], None], *,
+                      protocol_version: str = "HTTP/1.0") -> tuple[ThreadingHTTPServer, str]:
+    """A threaded HTTP server on a free loopback port calling `handle(request)` for every method,
+    served from a daemon thread; (server, url). Stop it with `shutdown()` and `server_close()`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            handle(self)
+
+        do_POST = do_DELETE = do_PUT = do_HEAD = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    Handler.protocol_version = protocol_version
+    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server, f"http://{LOOPBACK}:{server.server_address[1]}"
+
+
 class FaultProxy:
     def __init__(self, upstream: str, *, idempotency: bool = False):
         parts = urlsplit(upstream)
@@ -82,25 +104,7 @@ class FaultProxy:
         self.requests: list[tuple[str, str, str | None]] = []
         self._lock = threading.Lock()
         self._replies: dict[str, tuple[int, list[tuple[str, str]], bytes] | None] = {}
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                proxy._handle(self)
-
-            do_POST = do_DELETE = do_PUT = do_HEAD = do_GET
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://{LOOPBACK}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
+        self._server, self.url = serve_on_loopback(self._handle, protocol_version="HTTP/1.1")
 
     # ---- configuring
 
@@ -230,7 +234,9 @@ class FaultProxy:
             conn.request(method, path, body=body if body or method in ("POST", "PUT") else None, headers=headers)
             response = conn.getresponse()
             payload = response.read()
-            kept = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP]
+            # A HEAD answer's Content-Length is the object's size (boto3 reads it): keep it.
+            kept = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP
+                    or (method == "HEAD" and k.lower() == "content-length")]
             return response.status, kept, payload
         finally:
             conn.close()
@@ -241,7 +247,8 @@ class FaultProxy:
             handler.send_response(status)
             for name, value in headers:
                 handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(payload)))
+            if not any(name.lower() == "content-length" for name, _ in headers):
+                handler.send_header("Content-Length", str(len(payload)))
             handler.send_header("Connection", "close")
             handler.end_headers()
             if handler.command != "HEAD":
