@@ -29,8 +29,8 @@ from billing_portal.models import Customer, RiskAssessment, RiskDecision
 from billing_portal.models.types import utcnow
 from billing_portal.settings import Settings, get_settings
 
-BLOCKED_MESSAGE = ("We could not accept this payment, and nothing was charged. Try again later, "
-                   "or contact us if this keeps happening.")
+# The checkout page adds "Nothing was charged." under every payment error.
+BLOCKED_MESSAGE = "We could not accept this payment. Try again later, or contact us if this keeps happening."
 STATUS_FILTERS = ("flagged", "blocked", "cleared", "all")
 MAX_NOTE = 500
 
@@ -148,7 +148,8 @@ class AssessmentRow:
     score: int
     decision: str
     signals: tuple[str, ...]  # "+50 declines: 3 declined charges ..."
-    payment_label: str  # "succeeded · INV-2026-000012", "not charged"
+    payment_label: str  # the payment's status, or "not charged" (a block)
+    invoice_number: str
     cleared_label: str
     clear_note: str
     can_clear: bool
@@ -173,7 +174,6 @@ def assessment_page(session: Session, *, admin: CurrentUser, status: str, page: 
 
 def _row(row: RiskAssessment, customer: Customer, email: str, payment_status: str | None,
          invoice_number: str | None) -> AssessmentRow:
-    charged = payment_status or ("not charged" if row.decision == RiskDecision.BLOCK else "no payment")
     return AssessmentRow(
         id=row.id,
         created_label=row.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -187,7 +187,8 @@ def _row(row: RiskAssessment, customer: Customer, email: str, payment_status: st
         score=row.score,
         decision=row.decision,
         signals=tuple(f"+{s['points']} {s['code']}: {s['detail']}" for s in row.signals or ()),
-        payment_label=f"{charged} · {invoice_number}" if invoice_number else charged,
+        payment_label=payment_status or ("not charged" if row.decision == RiskDecision.BLOCK else "no payment"),
+        invoice_number=invoice_number or "",
         cleared_label=row.cleared_at.strftime("%Y-%m-%d %H:%M") if row.cleared_at else "",
         clear_note=row.clear_note,
         can_clear=row.decision == RiskDecision.FLAG and row.cleared_at is None,

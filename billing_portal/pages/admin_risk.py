@@ -31,9 +31,10 @@ def _signals(row: AssessmentView) -> rx.Component:
         row.signals.length() > 0,
         rx.el.ul(
             rx.foreach(row.signals, lambda signal: rx.el.li(rx.text(signal, size="1"))),
-            padding_left="16px",
+            list_style_type="none",
+            padding_left="0",
             margin="0",
-            min_width="260px",
+            min_width="240px",
         ),
         rx.text("No signal", size="1", color=rx.color("gray", 10)),
     )
@@ -55,29 +56,26 @@ def _review(row: AssessmentView) -> rx.Component:
     )
 
 
+def _lines(first, *more, width: str | None = None) -> rx.Component:
+    """A cell of one line of text and smaller grey ones under it."""
+    return rx.vstack(
+        first,
+        *[rx.text(line, size="1", color=rx.color("gray", 10), white_space="nowrap") for line in more],
+        spacing="0",
+        min_width=width,
+    )
+
+
 def _row(row: AssessmentView) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(row.created_label, white_space="nowrap", size="2")),
-        rx.table.cell(
-            rx.vstack(
-                rx.text(row.customer_label, size="2", weight="medium"),
-                rx.text(row.customer_email, size="1", color=rx.color("gray", 10)),
-                spacing="0",
-            )
-        ),
-        rx.table.cell(rx.text(row.amount_label, weight="medium", white_space="nowrap"), justify="end"),
-        rx.table.cell(
-            rx.vstack(
-                rx.text(row.card_label, size="2", white_space="nowrap"),
-                rx.text("Card ", row.card_country, " · billing ", row.billing_country, size="1",
-                        color=rx.color("gray", 10), white_space="nowrap"),
-                rx.code(row.client_ip, size="1", white_space="nowrap"),
-                spacing="1",
-            )
-        ),
+        rx.table.cell(_lines(rx.text(row.customer_label, size="2", weight="medium"), row.customer_email,
+                             row.created_label, width="150px")),
         rx.table.cell(_decision(row)),
         rx.table.cell(_signals(row)),
-        rx.table.cell(rx.text(row.payment_label, size="2", white_space="nowrap")),
+        rx.table.cell(_lines(rx.text(row.amount_label, size="2", weight="medium", white_space="nowrap"),
+                             row.payment_label, row.invoice_number)),
+        rx.table.cell(_lines(rx.text(row.card_label, size="2", white_space="nowrap"),
+                             f"Card {row.card_country} · billing {row.billing_country}", row.client_ip)),
         rx.table.cell(_review(row)),
         class_name="risk-row",
         data_assessment=row.id,
@@ -159,7 +157,7 @@ def _content() -> rx.Component:
         notice_callout(RiskAdminState.notice),
         rx.cond(
             RiskAdminState.rows.length() > 0,
-            admin_table(["When", "Customer", "Amount", "Card and IP", "Decision", "Signals", "Payment", ""],
+            admin_table(["Customer", "Decision", "Signals", "Amount", "Card and IP", ""],
                         RiskAdminState.rows, _row, table_id="risk-table"),
             rx.cond(RiskAdminState.loaded, _empty(), rx.fragment()),
         ),

@@ -39,6 +39,7 @@ class AssessmentView:
     decision: str = ""
     signals: list[str] = dataclasses.field(default_factory=list)
     payment_label: str = ""
+    invoice_number: str = ""
     cleared_label: str = ""
     clear_note: str = ""
     can_clear: bool = False

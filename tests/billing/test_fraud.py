@@ -172,11 +172,10 @@ def test_admins_page_flags_and_blocks_with_their_signals(session, ana, admin, mo
     assert (row.decision, row.score, row.card_country, row.billing_country, row.can_clear) == ("flag", 20, "FR", "KR",
                                                                                                 True)
     assert row.signals == ("+20 country_mismatch: Card issued in FR, billing country KR",)
-    assert row.payment_label.startswith("succeeded · INV-") and row.amount_label == "₩15,000"
+    assert row.payment_label == "succeeded" and row.invoice_number.startswith("INV-") and row.amount_label == "₩15,000"
     assert (row.customer_email, row.card_label, row.client_ip) == ("ana@example.com", "visa •••• 4242", "203.0.113.7")
     [block_row], one = fraud.assessment_page(session, admin=admin, status="blocked", page=1, per_page=20)
-    assert (one, block_row.id, block_row.payment_label[:11], block_row.can_clear) == (1, blocked.id, "not charged",
-                                                                                       False)
+    assert (one, block_row.id, block_row.payment_label, block_row.can_clear) == (1, blocked.id, "not charged", False)
     every, all_total = fraud.assessment_page(session, admin=admin, status="all", page=1, per_page=2)
     assert all_total == 6 and [r.id for r in every] == [blocked.id, blocked.id - 1]  # newest first, paged
     customer = CurrentUser(user_id=ana.user_id, email="ana@example.com", role=Role.CUSTOMER, customer_id=ana.id,

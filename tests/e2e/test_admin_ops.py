@@ -32,7 +32,7 @@ from tests.support.stripe_signing import sign_payload
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 CUSTOMER_EMAIL = "refunds-e2e@example.com"
-ADMIN_PAGES = ["refunds", "reconciliation", "webhooks", "customers", "catalog", "audit"]
+ADMIN_PAGES = ["refunds", "reconciliation", "webhooks", "customers", "catalog", "audit", "risk"]
 APP_WEBHOOK_SECRET = "whsec_sandbox"  # the app's default STRIPE_WEBHOOK_SECRET (conftest sets none)
 
 
@@ -45,22 +45,7 @@ def waiting_refund(app_server, localstripe_url, app_database_url) -> dict:
     get_settings.cache_clear()
     try:
         with Session(engine_for(app_database_url), expire_on_commit=False) as session:
-            user = accounts.create_user(session, email=CUSTOMER_EMAIL, password="refund-e2e-password",
-                                        name="Refund Tester", role=Role.CUSTOMER)
-            customer = session.exec(select(Customer).where(Customer.user_id == user.id)).one()
-            customer.company, customer.preferred_currency = "Tester GmbH", "USD"
-            session.add(customer)
-            session.commit()
-            who = CurrentUser(user_id=user.id, email=CUSTOMER_EMAIL, role="customer", customer_id=customer.id,
-                              name="Refund Tester", currency="USD", locale="en_US")
-            price = session.exec(select(Price).join(Plan, Plan.id == Price.plan_id).where(
-                Plan.slug == "starter", Price.currency == "USD", Price.interval == "month",
-                Price.interval_count == 1)).one()
-            setup = checkout.begin_card_setup(session, user=who)
-            LocalStripeHelper(localstripe_url).confirm_card_setup(setup.client_secret, "4242424242424242")
-            outcome = checkout.pay(session, user=who, setup_intent_id=setup.setup_intent_id, price_id=price.id)
-            assert outcome.status == "succeeded", outcome
-            session.commit()
+            customer = pay_for_starter(session, localstripe_url, CUSTOMER_EMAIL, "Refund Tester", "Tester GmbH")
             payment = session.exec(select(Payment).where(Payment.customer_id == customer.id)).one()
             request = refund_requests.request_refund(session, customer_id=customer.id, payment_id=payment.id,
                                                      amount=500, reason="Charged for a seat we removed")
@@ -79,6 +64,29 @@ def waiting_refund(app_server, localstripe_url, app_database_url) -> dict:
     finally:
         patch.undo()
         get_settings.cache_clear()
+
+
+def pay_for_starter(session, localstripe_url: str, email: str, name: str, company: str, *, country: str = "",
+                    client_ip: str = "") -> Customer:
+    """A new customer who paid USD 12.00 for Starter (monthly) with a good card at localstripe."""
+    user = accounts.create_user(session, email=email, password="admin-e2e-password", name=name,
+                                role=Role.CUSTOMER)
+    customer = session.exec(select(Customer).where(Customer.user_id == user.id)).one()
+    customer.company, customer.country, customer.preferred_currency = company, country, "USD"
+    session.add(customer)
+    session.commit()
+    who = CurrentUser(user_id=user.id, email=email, role="customer", customer_id=customer.id, name=name,
+                      currency="USD", locale="en_US")
+    price = session.exec(select(Price).join(Plan, Plan.id == Price.plan_id).where(
+        Plan.slug == "starter", Price.currency == "USD", Price.interval == "month",
+        Price.interval_count == 1)).one()
+    setup = checkout.begin_card_setup(session, user=who)
+    LocalStripeHelper(localstripe_url).confirm_card_setup(setup.client_secret, "4242424242424242")
+    outcome = checkout.pay(session, user=who, setup_intent_id=setup.setup_intent_id, price_id=price.id,
+                           client_ip=client_ip)
+    assert outcome.status == "succeeded", outcome
+    session.commit()
+    return customer
 
 
 def sign_in(page: Page, email: str, password: str) -> None:
