@@ -55,6 +55,27 @@ def insert_select(conn: psycopg.Connection, table: str, values: dict[str, str], 
     return conn.execute(sql).rowcount
 
 
+@contextlib.contextmanager
+def bulk_load(conn: psycopg.Connection, tables: list[str]) -> Iterator[None]:
+    """Load without per-row work: no foreign-key triggers (the generators keep the references right)
+    and the secondary indexes and unique constraints of `tables` rebuilt once at the end."""
+    found = conn.execute("""
+        SELECT t.relname, i.relname, pg_get_indexdef(i.oid), c.conname, pg_get_constraintdef(c.oid)
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+        LEFT JOIN pg_constraint c ON c.conindid = i.oid AND c.contype = 'u'
+        WHERE t.relname = ANY(%s) AND NOT x.indisprimary""", (tables,)).fetchall()
+    for table, index, _, constraint, _ in found:
+        conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" if constraint else f"DROP INDEX {index}")
+    conn.execute("SET session_replication_role = replica")
+    try:
+        yield
+    finally:
+        conn.execute("SET session_replication_role = DEFAULT")
+        for table, _, definition, constraint, constraint_definition in found:
+            conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {constraint_definition}" if constraint
+                         else definition)
+
+
 def reset_sequences(conn: psycopg.Connection, tables: list[str]) -> None:
     """Rows were inserted with explicit ids: move each id sequence past them."""
     for table in tables:

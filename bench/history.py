@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from sqlmodel import Session, create_engine
 
 from bench.dataset import (
+    bulk_load,
     Step,
     StatementRecorder,
     connect,
@@ -42,58 +43,59 @@ def generate(url: str, step: Step) -> dict[str, int]:
     now = f"timestamptz '{NOW.isoformat()}'"
     with connect(url) as conn:
         conn.execute("SELECT setseed(0.17)")
-        with step("customers"):
-            insert_select(conn, "users", {"id": "g", "email": "'history' || g || '@example.com'", "password_hash": "'-'",
-                                          "created_at": f"{now} - interval '6 years'"},
-                          f"FROM generate_series(1, {OTHERS + 1}) g")
-            insert_select(conn, "customers", {"id": "g", "user_id": "g", "name": "'Customer ' || g",
-                                              "preferred_currency": "'KRW'", "locale": "'ko_KR'",
+        with bulk_load(conn, ["users", "customers", "invoices", "payments", "refunds"]):
+            with step("customers"):
+                insert_select(conn, "users", {"id": "g", "email": "'history' || g || '@example.com'", "password_hash": "'-'",
                                               "created_at": f"{now} - interval '6 years'"},
-                          f"FROM generate_series(1, {OTHERS + 1}) g")
-        with step("invoices"):
-            # Customer 1 owns the first INVOICES rows; each other customer 30 more.
-            conn.execute(f"""
-                CREATE TEMP TABLE inv AS
-                SELECT g AS id, CASE WHEN g <= {INVOICES} THEN 1 ELSE 2 + (g - {INVOICES}) % {OTHERS} END AS customer_id,
-                       {now} - random() * interval '5 years' AS at, random() AS r
-                FROM generate_series(1, {INVOICES + 30 * OTHERS}) g""")
-            insert_select(conn, "invoices", {
-                "id": "id", "customer_id": "customer_id", "number": "'INV-' || lpad(id::text, 8, '0')",
-                "status": "CASE WHEN r < 0.90 THEN 'paid' WHEN r < 0.94 THEN 'open' WHEN r < 0.97 THEN 'void'"
-                          " WHEN r < 0.995 OR customer_id = 1 THEN 'uncollectible' ELSE 'draft' END",
-                "currency": "'KRW'", "subtotal": "15000", "total": "15000", "billing_details": "'{}'",
-                "billing_reason": "CASE WHEN r < 0.5 THEN 'subscription_cycle' ELSE 'manual' END",
-                "idempotency_key": "'history:' || id", "created_at": "at", "finalized_at": "at",
-            }, "FROM inv")
-        with step("payments"):
-            # Half of the customer's payments pay an invoice (made a minute after it), half are one-off.
-            conn.execute(f"""
-                CREATE TEMP TABLE pay AS
-                SELECT g AS id, coalesce(i.customer_id, CASE WHEN g <= {PAYMENTS} THEN 1 ELSE 2 + g % {OTHERS} END) AS customer_id,
-                       i.id AS invoice_id, coalesce(i.at + interval '1 minute', {now} - random() * interval '5 years') AS at,
-                       random() AS r
-                FROM generate_series(1, {PAYMENTS + 50 * OTHERS}) g
-                LEFT JOIN inv i ON i.id = CASE WHEN g <= {PAYMENTS} AND g % 2 = 0 THEN g / 2 END""")
-            insert_select(conn, "payments", {
-                "id": "id", "customer_id": "customer_id", "invoice_id": "invoice_id",
-                "stripe_payment_intent_id": "'pi_history_' || id", "amount": "15000", "currency": "'KRW'",
-                "status": "CASE WHEN r < 0.62 THEN 'succeeded' WHEN r < 0.72 THEN 'failed' WHEN r < 0.74 THEN 'canceled'"
-                          " WHEN r < 0.745 THEN 'requires_action' WHEN r < 0.87 THEN 'refunded' ELSE 'partially_refunded' END",
-                "card_brand": "'visa'", "card_last4": "'4242'",
-                "failure_message": "CASE WHEN r >= 0.62 AND r < 0.72 THEN 'Your card was declined.' ELSE '' END",
-                "idempotency_key": "'history:' || id", "created_at": "at", "updated_at": "at",
-            }, "FROM pay")
-        with step("refunds"):
-            # One refund per refunded payment of the customer, up to 1M rows in all; others get a few.
-            conn.execute(f"""
-                INSERT INTO refunds (id, payment_id, amount, currency, reason, status, rejection_reason, created_at, decided_at)
-                SELECT row_number() OVER (ORDER BY p.id), p.id, 7500, 'KRW', 'Not needed',
-                       CASE WHEN p.id % 100 < 86 THEN 'succeeded' WHEN p.id % 100 < 90 THEN 'requested' ELSE 'rejected' END, '',
-                       p.created_at + interval '2 days', p.created_at + interval '2 days'
-                FROM payments p WHERE p.status IN ('refunded', 'partially_refunded')
-                  AND (p.customer_id <> 1 OR p.id <= (SELECT max(id) FROM (
-                       SELECT id FROM payments WHERE customer_id = 1 AND status IN ('refunded', 'partially_refunded')
-                       ORDER BY id LIMIT {ROWS - INVOICES - PAYMENTS}) wanted))""")
+                              f"FROM generate_series(1, {OTHERS + 1}) g")
+                insert_select(conn, "customers", {"id": "g", "user_id": "g", "name": "'Customer ' || g",
+                                                  "preferred_currency": "'KRW'", "locale": "'ko_KR'",
+                                                  "created_at": f"{now} - interval '6 years'"},
+                              f"FROM generate_series(1, {OTHERS + 1}) g")
+            with step("invoices"):
+                # Customer 1 owns the first INVOICES rows; each other customer 30 more.
+                conn.execute(f"""
+                    CREATE TEMP TABLE inv AS
+                    SELECT g AS id, CASE WHEN g <= {INVOICES} THEN 1 ELSE 2 + (g - {INVOICES}) % {OTHERS} END AS customer_id,
+                           {now} - random() * interval '5 years' AS at, random() AS r
+                    FROM generate_series(1, {INVOICES + 30 * OTHERS}) g""")
+                insert_select(conn, "invoices", {
+                    "id": "id", "customer_id": "customer_id", "number": "'INV-' || lpad(id::text, 8, '0')",
+                    "status": "CASE WHEN r < 0.90 THEN 'paid' WHEN r < 0.94 THEN 'open' WHEN r < 0.97 THEN 'void'"
+                              " WHEN r < 0.995 OR customer_id = 1 THEN 'uncollectible' ELSE 'draft' END",
+                    "currency": "'KRW'", "subtotal": "15000", "total": "15000", "billing_details": "'{}'",
+                    "billing_reason": "CASE WHEN r < 0.5 THEN 'subscription_cycle' ELSE 'manual' END",
+                    "idempotency_key": "'history:' || id", "created_at": "at", "finalized_at": "at",
+                }, "FROM inv")
+            with step("payments"):
+                # Half of the customer's payments pay an invoice (made a minute after it), half are one-off.
+                conn.execute(f"""
+                    CREATE TEMP TABLE pay AS
+                    SELECT g AS id, coalesce(i.customer_id, CASE WHEN g <= {PAYMENTS} THEN 1 ELSE 2 + g % {OTHERS} END) AS customer_id,
+                           i.id AS invoice_id, coalesce(i.at + interval '1 minute', {now} - random() * interval '5 years') AS at,
+                           random() AS r
+                    FROM generate_series(1, {PAYMENTS + 50 * OTHERS}) g
+                    LEFT JOIN inv i ON i.id = CASE WHEN g <= {PAYMENTS} AND g % 2 = 0 THEN g / 2 END""")
+                insert_select(conn, "payments", {
+                    "id": "id", "customer_id": "customer_id", "invoice_id": "invoice_id",
+                    "stripe_payment_intent_id": "'pi_history_' || id", "amount": "15000", "currency": "'KRW'",
+                    "status": "CASE WHEN r < 0.62 THEN 'succeeded' WHEN r < 0.72 THEN 'failed' WHEN r < 0.74 THEN 'canceled'"
+                              " WHEN r < 0.745 THEN 'requires_action' WHEN r < 0.87 THEN 'refunded' ELSE 'partially_refunded' END",
+                    "card_brand": "'visa'", "card_last4": "'4242'",
+                    "failure_message": "CASE WHEN r >= 0.62 AND r < 0.72 THEN 'Your card was declined.' ELSE '' END",
+                    "idempotency_key": "'history:' || id", "created_at": "at", "updated_at": "at",
+                }, "FROM pay")
+            with step("refunds"):
+                # One refund per refunded payment of the customer, up to 1M rows in all; others get a few.
+                conn.execute(f"""
+                    INSERT INTO refunds (id, payment_id, amount, currency, reason, status, rejection_reason, created_at, decided_at)
+                    SELECT row_number() OVER (ORDER BY p.id), p.id, 7500, 'KRW', 'Not needed',
+                           CASE WHEN p.id % 100 < 86 THEN 'succeeded' WHEN p.id % 100 < 90 THEN 'requested' ELSE 'rejected' END, '',
+                           p.created_at + interval '2 days', p.created_at + interval '2 days'
+                    FROM payments p WHERE p.status IN ('refunded', 'partially_refunded')
+                      AND (p.customer_id <> 1 OR p.id <= (SELECT max(id) FROM (
+                           SELECT id FROM payments WHERE customer_id = 1 AND status IN ('refunded', 'partially_refunded')
+                           ORDER BY id LIMIT {ROWS - INVOICES - PAYMENTS}) wanted))""")
         reset_sequences(conn, ["users", "customers", "invoices", "payments", "refunds"])
         counts = {
             "invoices": conn.execute("SELECT count(*) FROM invoices WHERE customer_id = 1 AND status <> 'draft'").fetchone()[0],
@@ -152,7 +154,8 @@ def time_case(engine, recorder: StatementRecorder, raw, name: str, arguments: di
 def main() -> None:
     step = Step()
     with migrated_database("bench_history") as url:
-        counts = generate(url, step)
+        with step("total"):
+            counts = generate(url, step)
         engine = create_engine(url)
         with Session(engine) as session:
             pages = portal.history_page(session, CUSTOMER).pages
