@@ -178,11 +178,12 @@ def generate(url: str, step: Step) -> dict[str, int]:
                 # 1.5 % of succeeded payments: two thirds in full, the rest half, decided three days later.
                 conn.execute("""
                     CREATE TEMP TABLE ref AS
-                    SELECT id AS payment_id, currency, created_at, CASE WHEN random() < 0.67 THEN amount ELSE amount / 2 END AS amount,
+                    SELECT id AS payment_id, customer_id, currency, created_at, CASE WHEN random() < 0.67 THEN amount ELSE amount / 2 END AS amount,
                            amount AS paid
                     FROM payments WHERE status = 'succeeded' AND random() < 0.015""")
                 insert_select(conn, "refunds", {
-                    "id": "row_number() OVER (ORDER BY created_at, payment_id)", "payment_id": "payment_id", "amount": "amount",
+                    "id": "row_number() OVER (ORDER BY created_at, payment_id)", "payment_id": "payment_id",
+                    "customer_id": "customer_id", "amount": "amount",
                     "currency": "currency", "reason": "'requested_by_customer'", "status": "'succeeded'",
                     "stripe_refund_id": "'re_bench_' || payment_id", "created_at": "created_at + interval '3 days'",
                     "decided_at": "created_at + interval '3 days'",

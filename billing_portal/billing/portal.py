@@ -9,7 +9,7 @@ done in SQL (repository.history_window) through the (customer_id, created_at) in
 and previous pages are found by keyset (the rows right after the page's last row, or right before
 its first), so paging costs the same on page 2 and page 500; a page asked for by number takes each
 branch's newest `offset + limit` rows, merges them and cuts the page (3 × (offset + limit) rows at
-most). Refunds have no customer column: their branch goes through the customer's payments.
+most).
 """
 
 import csv

@@ -337,8 +337,8 @@ def refunds_needing_credit_note(session: Session, *, limit: int = 200) -> list[i
 # History merges three tables, newest first: ordered by (created_at, kind, id), all descending.
 # A page is found either by offset (each branch keeps its own newest `offset + limit` rows, so a
 # page reads at most 3 × (offset + limit) rows) or by keyset: the rows older (or newer) than a
-# row's key, `limit` per branch, whatever the depth. Both read through ix_invoices_customer_created /
-# ix_payments_customer_created (refunds through the customer's payments and ix_refunds_payment_id).
+# row's key, `limit` per branch, whatever the depth. Both read through ix_invoices_customer_created,
+# ix_payments_customer_created and ix_refunds_customer_created (then each refund's payment by id).
 HISTORY_KINDS = ("invoice", "payment", "refund")
 
 
@@ -410,7 +410,7 @@ def _history_branch(kind: str, customer_id: int, statuses, start, end):
                 cast(Payment.invoice_id, Integer).label("invoice_id"),
             )
             .join(Payment, Payment.id == Refund.payment_id)
-            .where(Payment.customer_id == customer_id)
+            .where(Refund.customer_id == customer_id)
         )
         table = Refund
     if statuses is not None:
