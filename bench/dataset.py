@@ -6,6 +6,8 @@ out with the model's scalar default, so the generators name only the columns tha
 """
 
 import contextlib
+import signal
+import sys
 import time
 from collections.abc import Iterator
 
@@ -21,7 +23,10 @@ from tests.support.stand_ins import create_database, libpq_url, start_postgres
 
 @contextlib.contextmanager
 def migrated_database(name: str) -> Iterator[str]:
-    """A fresh PostgreSQL cluster with database `name` at the migrations' head; yields its URL."""
+    """A fresh PostgreSQL cluster with database `name` at the migrations' head; yields its URL.
+
+    SIGTERM unwinds like Ctrl-C, so a stopped benchmark still stops its cluster."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with start_postgres() as pg:
         url = create_database(pg.url, name)
         upgrade_to_head(url)
@@ -85,7 +90,9 @@ def reset_sequences(conn: psycopg.Connection, tables: list[str]) -> None:
 
 
 def connect(url: str) -> psycopg.Connection:
-    return psycopg.connect(libpq_url(url), autocommit=True)
+    # No server-side prepared statements: a generic plan chosen after five runs must not skew the
+    # bare replay.
+    return psycopg.connect(libpq_url(url), autocommit=True, prepare_threshold=None)
 
 
 def vacuum_analyze(url: str) -> None:

@@ -409,7 +409,8 @@ def _history_branch(kind: str, customer_id: int, statuses, start, end):
                 literal_column("''", String).label("text3"),
                 cast(Payment.invoice_id, Integer).label("invoice_id"),
             )
-            .join(Payment, Payment.id == Refund.payment_id)
+            # Outer: the planner drops the join where invoice_id is not needed (counting).
+            .outerjoin(Payment, Payment.id == Refund.payment_id)
             .where(Refund.customer_id == customer_id)
         )
         table = Refund
@@ -452,13 +453,16 @@ def history_window(session: Session, customer_id: int, *, branches: dict, start,
 
 
 def history_count(session: Session, customer_id: int, *, branches: dict, start, end, cap: int | None = None) -> int:
-    """Rows matching, counting at most `cap` + 1 per branch (a huge history is not counted whole)."""
+    """Rows matching; past `cap` the count stops (at most `cap` + 1 rows read in all branches together,
+    so a huge history is not counted whole)."""
     total = 0
     for kind in HISTORY_KINDS:
         if kind in branches:
             query, _ = _history_branch(kind, customer_id, branches[kind], start, end)
             if cap is not None:
-                query = query.limit(cap + 1)
+                if total > cap:
+                    break
+                query = query.limit(cap + 1 - total)
             total += session.exec(select(func.count()).select_from(query.subquery())).one()
     return total
 
