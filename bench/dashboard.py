@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlmodel import Session, create_engine
 
 from bench.dataset import (
+    bulk_load,
     Step,
     StatementRecorder,
     connect,
@@ -58,136 +59,138 @@ def generate(url: str, step: Step) -> dict[str, int]:
     now = f"timestamptz '{NOW.isoformat()}'"
     with connect(url) as conn:
         conn.execute("SELECT setseed(0.42)")
-        with step("catalog"):
-            for number, (slug, name, amounts) in PLANS.items():
-                insert_select(conn, "plans", {"id": str(number), "slug": f"'{slug}'", "name": f"'{name}'",
-                                              "tier": str(number), "features": "'[]'", "created_at": f"{now} - interval '3 years'"}, "")
-                for c, currency in enumerate(CURRENCIES):
-                    for y, (interval, months) in enumerate((("month", 1), ("year", 10))):
-                        insert_select(conn, "prices", {
-                            "id": str(number * 100 + c * 10 + y), "plan_id": str(number), "currency": f"'{currency}'",
-                            "interval": f"'{interval}'", "unit_amount": str(amounts[currency] * months),
-                            "created_at": f"{now} - interval '3 years'",
-                        }, "")
-        with step("customers"):
-            # One row of random draws per subscription, so every table agrees on them.
-            conn.execute(f"""
-                CREATE TEMP TABLE draw AS
-                SELECT g AS id,
-                       ({CURRENCY_DRAW})[1 + floor(random() * 10)::int] AS currency,
-                       1 + floor(power(random(), 1.6) * 4)::int AS plan_no,
-                       random() < 0.85 AS monthly,
-                       {now} - power(random(), 1.3) * interval '730 days' AS started,
-                       random() AS churn, random() AS churn_at, random() AS trial, random() AS late
-                FROM generate_series(1, {SUBSCRIPTIONS}) g""")
-            insert_select(conn, "users", {"id": "id", "email": "'bench' || id || '@example.com'",
-                                          "password_hash": "'-'", "created_at": "started"}, "FROM draw")
-            insert_select(conn, "customers", {
-                "id": "id", "user_id": "id", "name": "'Customer ' || id", "preferred_currency": "currency",
-                "locale": "CASE currency WHEN 'KRW' THEN 'ko_KR' WHEN 'JPY' THEN 'ja_JP' WHEN 'EUR' THEN 'de_DE'"
-                          " WHEN 'GBP' THEN 'en_GB' ELSE 'en_US' END",
-                "created_at": "started",
-            }, "FROM draw")
-        with step("subscriptions"):
-            # 10 % start with a 14-day trial (a third of those never convert); 22 % cancel later.
-            conn.execute(f"""
-                CREATE TEMP TABLE sub AS
-                SELECT d.*, p.id AS price_id, p.unit_amount,
-                       CASE WHEN d.monthly THEN interval '1 month' ELSE interval '1 year' END AS step,
-                       CASE WHEN d.trial < 0.10 THEN d.started + interval '14 days' END AS trial_end,
-                       CASE WHEN d.trial < 0.033 THEN d.started + interval '14 days'
-                            WHEN d.churn < 0.22 THEN d.started + d.churn_at * ({now} - d.started) END AS canceled_at
-                FROM draw d JOIN prices p
-                  ON p.plan_id = d.plan_no AND p.currency = d.currency AND p.interval = CASE WHEN d.monthly THEN 'month' ELSE 'year' END""")
-            conn.execute(f"""
-                CREATE TEMP TABLE period AS
-                SELECT s.id AS sub, k, coalesce(s.trial_end, s.started) + k * s.step AS pstart,
-                       coalesce(s.trial_end, s.started) + (k + 1) * s.step AS pend
-                FROM sub s, generate_series(0, 24) k
-                WHERE coalesce(s.trial_end, s.started) + k * s.step < least(coalesce(s.canceled_at, {now}), {now})""")
-            conn.execute("CREATE INDEX ON period (sub, k)")
-            insert_select(conn, "subscriptions", {
-                "id": "s.id", "customer_id": "s.id", "price_id": "s.price_id",
-                "status": f"CASE WHEN s.canceled_at IS NOT NULL AND s.canceled_at <= {now} THEN 'canceled'"
-                          f" WHEN s.trial_end > {now} THEN 'trialing' WHEN s.late < 0.03 THEN 'past_due' ELSE 'active' END",
-                "current_period_start": "coalesce(last.pstart, s.started)",
-                "current_period_end": "coalesce(last.pend, s.trial_end, s.started + s.step)",
-                "billing_anchor": "coalesce(s.trial_end, s.started)", "canceled_at": "s.canceled_at",
-                "trial_end": "s.trial_end", "created_at": "s.started",
-            }, "FROM sub s LEFT JOIN LATERAL (SELECT pstart, pend FROM period p WHERE p.sub = s.id"
-               " ORDER BY k DESC LIMIT 1) last ON true")
-        with step("invoices"):
-            # Ids in time order, as a live system hands them out. The last invoice of a past-due
-            # subscription is open; every other one is paid.
-            conn.execute(f"""
-                CREATE TEMP TABLE inv AS
-                SELECT row_number() OVER (ORDER BY p.pstart, p.sub) AS id, p.sub, p.k, p.pstart, p.pend,
-                       s.currency, s.unit_amount, s.late,
-                       NOT (s.late < 0.03 AND (s.canceled_at IS NULL OR s.canceled_at > {now})
-                            AND p.pend > {now}) AS paid
-                FROM period p JOIN sub s ON s.id = p.sub""")
-            insert_select(conn, "invoices", {
-                "id": "id", "customer_id": "sub", "subscription_id": "sub", "number": "'INV-' || lpad(id::text, 8, '0')",
-                "status": "CASE WHEN paid THEN 'paid' ELSE 'open' END", "currency": "currency",
-                "subtotal": "unit_amount", "total": "unit_amount", "amount_paid": "CASE WHEN paid THEN unit_amount ELSE 0 END",
-                "billing_details": "'{}'", "billing_reason": "CASE WHEN k = 0 THEN 'subscription_create' ELSE 'subscription_cycle' END",
-                "idempotency_key": "'bench:' || sub || ':' || k", "created_at": "pstart", "finalized_at": "pstart",
-                "due_at": "pstart", "paid_at": "CASE WHEN paid THEN pstart + interval '5 minutes' END",
-                "collection_attempts": "CASE WHEN paid THEN 1 ELSE 2 END",
-            }, "FROM inv")
-            insert_select(conn, "invoice_lines", {
-                "id": "id", "invoice_id": "id", "description": "'Subscription'", "unit_amount": "unit_amount",
-                "amount": "unit_amount", "period_start": "pstart", "period_end": "pend",
-            }, "FROM inv")
-        with step("payments"):
-            # A failed attempt before 8 % of the paid invoices and before every open one.
-            conn.execute("""
-                CREATE TEMP TABLE pay AS
-                SELECT * FROM (
-                    SELECT i.id AS invoice_id, i.sub AS customer_id, i.currency, i.unit_amount AS amount,
-                           'failed' AS status, i.pstart + interval '1 minute' AS at, ':failed' AS suffix
-                    FROM inv i WHERE NOT i.paid OR random() < 0.08
-                    UNION ALL
-                    SELECT i.id, i.sub, i.currency, i.unit_amount, 'succeeded', i.pstart + interval '5 minutes', ''
-                    FROM inv i WHERE i.paid) attempts""")
-            invoiced = conn.execute("SELECT count(*) FROM pay").fetchone()[0]
-            if invoiced > PAYMENTS:
-                raise RuntimeError(f"{invoiced} invoice payments: more than {PAYMENTS}; lower SUBSCRIPTIONS")
-            # Credit packs and other one-off charges make up the rest, at random times and customers.
-            conn.execute(f"""
-                INSERT INTO pay
-                SELECT NULL, c.id, c.preferred_currency,
-                       CASE WHEN c.preferred_currency IN ('KRW', 'JPY') THEN 10000 ELSE 1000 END * (1 + floor(random() * 5)),
-                       CASE WHEN r < 0.90 THEN 'succeeded' WHEN r < 0.97 THEN 'failed' ELSE 'canceled' END,
-                       {now} - random() * interval '730 days', ':oneoff:' || g
-                FROM (SELECT g, 1 + floor(random() * {SUBSCRIPTIONS})::int AS customer, random() AS r
-                      FROM generate_series(1, {PAYMENTS - invoiced}) g) o
-                JOIN customers c ON c.id = o.customer""")
-            insert_select(conn, "payments", {
-                "id": "row_number() OVER (ORDER BY at, customer_id, suffix)", "customer_id": "customer_id",
-                "invoice_id": "invoice_id", "stripe_payment_intent_id": "'pi_bench_' || md5(coalesce(invoice_id::text, '') || suffix || customer_id)",
-                "amount": "amount", "currency": "currency", "status": "status", "card_brand": "'visa'", "card_last4": "'4242'",
-                "failure_code": "CASE WHEN status = 'failed' THEN 'card_declined' ELSE '' END",
-                "failure_message": "CASE WHEN status = 'failed' THEN 'Your card was declined.' ELSE '' END",
-                "idempotency_key": "'bench:' || coalesce('invoice:' || invoice_id, 'customer:' || customer_id) || suffix",
-                "created_at": "at", "updated_at": "at", "stripe_updated_at": "at",
-            }, "FROM pay")
-        with step("refunds"):
-            # 1.5 % of succeeded payments: two thirds in full, the rest half, decided three days later.
-            conn.execute("""
-                CREATE TEMP TABLE ref AS
-                SELECT id AS payment_id, currency, created_at, CASE WHEN random() < 0.67 THEN amount ELSE amount / 2 END AS amount,
-                       amount AS paid
-                FROM payments WHERE status = 'succeeded' AND random() < 0.015""")
-            insert_select(conn, "refunds", {
-                "id": "row_number() OVER (ORDER BY created_at, payment_id)", "payment_id": "payment_id", "amount": "amount",
-                "currency": "currency", "reason": "'requested_by_customer'", "status": "'succeeded'",
-                "stripe_refund_id": "'re_bench_' || payment_id", "created_at": "created_at + interval '3 days'",
-                "decided_at": "created_at + interval '3 days'",
-            }, "FROM ref")
-            conn.execute("""
-                UPDATE payments p SET status = CASE WHEN r.amount = r.paid THEN 'refunded' ELSE 'partially_refunded' END
-                FROM ref r WHERE p.id = r.payment_id""")
+        with bulk_load(conn, ["users", "customers", "subscriptions", "invoices", "invoice_lines", "payments", "refunds"]):
+            with step("catalog"):
+                for number, (slug, name, amounts) in PLANS.items():
+                    insert_select(conn, "plans", {"id": str(number), "slug": f"'{slug}'", "name": f"'{name}'",
+                                                  "tier": str(number), "features": "'[]'", "created_at": f"{now} - interval '3 years'"}, "")
+                    for c, currency in enumerate(CURRENCIES):
+                        for y, (interval, months) in enumerate((("month", 1), ("year", 10))):
+                            insert_select(conn, "prices", {
+                                "id": str(number * 100 + c * 10 + y), "plan_id": str(number), "currency": f"'{currency}'",
+                                "interval": f"'{interval}'", "unit_amount": str(amounts[currency] * months),
+                                "created_at": f"{now} - interval '3 years'",
+                            }, "")
+            with step("customers"):
+                # One row of random draws per subscription, so every table agrees on them.
+                conn.execute(f"""
+                    CREATE TEMP TABLE draw AS
+                    SELECT g AS id,
+                           ({CURRENCY_DRAW})[1 + floor(random() * 10)::int] AS currency,
+                           1 + floor(power(random(), 1.6) * 4)::int AS plan_no,
+                           random() < 0.85 AS monthly,
+                           {now} - power(random(), 1.3) * interval '730 days' AS started,
+                           random() AS churn, random() AS churn_at, random() AS trial, random() AS late
+                    FROM generate_series(1, {SUBSCRIPTIONS}) g""")
+                insert_select(conn, "users", {"id": "id", "email": "'bench' || id || '@example.com'",
+                                              "password_hash": "'-'", "created_at": "started"}, "FROM draw")
+                insert_select(conn, "customers", {
+                    "id": "id", "user_id": "id", "name": "'Customer ' || id", "preferred_currency": "currency",
+                    "locale": "CASE currency WHEN 'KRW' THEN 'ko_KR' WHEN 'JPY' THEN 'ja_JP' WHEN 'EUR' THEN 'de_DE'"
+                              " WHEN 'GBP' THEN 'en_GB' ELSE 'en_US' END",
+                    "created_at": "started",
+                }, "FROM draw")
+            with step("subscriptions"):
+                # 10 % start with a 14-day trial (a third of those never convert); 22 % cancel later.
+                conn.execute(f"""
+                    CREATE TEMP TABLE sub AS
+                    SELECT d.*, p.id AS price_id, p.unit_amount,
+                           CASE WHEN d.monthly THEN interval '1 month' ELSE interval '1 year' END AS step,
+                           CASE WHEN d.trial < 0.10 THEN d.started + interval '14 days' END AS trial_end,
+                           CASE WHEN d.trial < 0.033 THEN d.started + interval '14 days'
+                                WHEN d.churn < 0.22 THEN d.started + d.churn_at * ({now} - d.started) END AS canceled_at
+                    FROM draw d JOIN prices p
+                      ON p.plan_id = d.plan_no AND p.currency = d.currency AND p.interval = CASE WHEN d.monthly THEN 'month' ELSE 'year' END""")
+                conn.execute(f"""
+                    CREATE TEMP TABLE period AS
+                    SELECT s.id AS sub, k, coalesce(s.trial_end, s.started) + k * s.step AS pstart,
+                           coalesce(s.trial_end, s.started) + (k + 1) * s.step AS pend
+                    FROM sub s, generate_series(0, 24) k
+                    WHERE coalesce(s.trial_end, s.started) + k * s.step < least(coalesce(s.canceled_at, {now}), {now})""")
+                conn.execute("CREATE INDEX ON period (sub, k)")
+                insert_select(conn, "subscriptions", {
+                    "id": "s.id", "customer_id": "s.id", "price_id": "s.price_id",
+                    "status": f"CASE WHEN s.canceled_at IS NOT NULL AND s.canceled_at <= {now} THEN 'canceled'"
+                              f" WHEN s.trial_end > {now} THEN 'trialing' WHEN s.late < 0.03 THEN 'past_due' ELSE 'active' END",
+                    "current_period_start": "coalesce(last.pstart, s.started)",
+                    "current_period_end": "coalesce(last.pend, s.trial_end, s.started + s.step)",
+                    "billing_anchor": "coalesce(s.trial_end, s.started)", "canceled_at": "s.canceled_at",
+                    "trial_end": "s.trial_end", "created_at": "s.started",
+                }, "FROM sub s LEFT JOIN LATERAL (SELECT pstart, pend FROM period p WHERE p.sub = s.id"
+                   " ORDER BY k DESC LIMIT 1) last ON true")
+            with step("invoices"):
+                # Ids in time order, as a live system hands them out. The last invoice of a past-due
+                # subscription is open; every other one is paid.
+                conn.execute(f"""
+                    CREATE TEMP TABLE inv AS
+                    SELECT row_number() OVER (ORDER BY p.pstart, p.sub) AS id, p.sub, p.k, p.pstart, p.pend,
+                           s.currency, s.unit_amount, s.late,
+                           NOT (s.late < 0.03 AND (s.canceled_at IS NULL OR s.canceled_at > {now})
+                                AND p.pend > {now}) AS paid
+                    FROM period p JOIN sub s ON s.id = p.sub""")
+                insert_select(conn, "invoices", {
+                    "id": "id", "customer_id": "sub", "subscription_id": "sub", "number": "'INV-' || lpad(id::text, 8, '0')",
+                    "status": "CASE WHEN paid THEN 'paid' ELSE 'open' END", "currency": "currency",
+                    "subtotal": "unit_amount", "total": "unit_amount", "amount_paid": "CASE WHEN paid THEN unit_amount ELSE 0 END",
+                    "billing_details": "'{}'", "billing_reason": "CASE WHEN k = 0 THEN 'subscription_create' ELSE 'subscription_cycle' END",
+                    "idempotency_key": "'bench:' || sub || ':' || k", "created_at": "pstart", "finalized_at": "pstart",
+                    "due_at": "pstart", "paid_at": "CASE WHEN paid THEN pstart + interval '5 minutes' END",
+                    "collection_attempts": "CASE WHEN paid THEN 1 ELSE 2 END",
+                }, "FROM inv")
+                insert_select(conn, "invoice_lines", {
+                    "id": "id", "invoice_id": "id", "description": "'Subscription'", "unit_amount": "unit_amount",
+                    "amount": "unit_amount", "period_start": "pstart", "period_end": "pend",
+                }, "FROM inv")
+            with step("payments"):
+                # A failed attempt before 8 % of the paid invoices and before every open one.
+                conn.execute("""
+                    CREATE TEMP TABLE pay AS
+                    SELECT * FROM (
+                        SELECT i.id AS invoice_id, i.sub AS customer_id, i.currency, i.unit_amount AS amount,
+                               'failed' AS status, i.pstart + interval '1 minute' AS at, ':failed' AS suffix
+                        FROM inv i WHERE NOT i.paid OR random() < 0.08
+                        UNION ALL
+                        SELECT i.id, i.sub, i.currency, i.unit_amount, 'succeeded', i.pstart + interval '5 minutes', ''
+                        FROM inv i WHERE i.paid) attempts""")
+                invoiced = conn.execute("SELECT count(*) FROM pay").fetchone()[0]
+                if invoiced > PAYMENTS:
+                    raise RuntimeError(f"{invoiced} invoice payments: more than {PAYMENTS}; lower SUBSCRIPTIONS")
+                # Credit packs and other one-off charges make up the rest, at random times and customers.
+                conn.execute(f"""
+                    INSERT INTO pay
+                    SELECT NULL, c.id, c.preferred_currency,
+                           CASE WHEN c.preferred_currency IN ('KRW', 'JPY') THEN 10000 ELSE 1000 END * (1 + floor(random() * 5)),
+                           CASE WHEN r < 0.90 THEN 'succeeded' WHEN r < 0.97 THEN 'failed' ELSE 'canceled' END,
+                           {now} - random() * interval '730 days', ':oneoff:' || g
+                    FROM (SELECT g, 1 + floor(random() * {SUBSCRIPTIONS})::int AS customer, random() AS r
+                          FROM generate_series(1, {PAYMENTS - invoiced}) g) o
+                    JOIN customers c ON c.id = o.customer""")
+                insert_select(conn, "payments", {
+                    "id": "row_number() OVER (ORDER BY at, customer_id, suffix)", "customer_id": "customer_id",
+                    "invoice_id": "invoice_id", "stripe_payment_intent_id": "'pi_bench_' || md5(concat_ws('/', invoice_id, customer_id, suffix))",
+                    "amount": "amount", "currency": "currency", "status": "status", "card_brand": "'visa'", "card_last4": "'4242'",
+                    "failure_code": "CASE WHEN status = 'failed' THEN 'card_declined' ELSE '' END",
+                    "failure_message": "CASE WHEN status = 'failed' THEN 'Your card was declined.' ELSE '' END",
+                    "idempotency_key": "'bench:' || coalesce('invoice:' || invoice_id, 'customer:' || customer_id) || suffix",
+                    "created_at": "at", "updated_at": "at", "stripe_updated_at": "at",
+                }, "FROM pay")
+            with step("refunds"):
+                # 1.5 % of succeeded payments: two thirds in full, the rest half, decided three days later.
+                conn.execute("""
+                    CREATE TEMP TABLE ref AS
+                    SELECT id AS payment_id, customer_id, currency, created_at, CASE WHEN random() < 0.67 THEN amount ELSE amount / 2 END AS amount,
+                           amount AS paid
+                    FROM payments WHERE status = 'succeeded' AND random() < 0.015""")
+                insert_select(conn, "refunds", {
+                    "id": "row_number() OVER (ORDER BY created_at, payment_id)", "payment_id": "payment_id",
+                    "customer_id": "customer_id", "amount": "amount",
+                    "currency": "currency", "reason": "'requested_by_customer'", "status": "'succeeded'",
+                    "stripe_refund_id": "'re_bench_' || payment_id", "created_at": "created_at + interval '3 days'",
+                    "decided_at": "created_at + interval '3 days'",
+                }, "FROM ref")
+                conn.execute("""
+                    UPDATE payments p SET status = CASE WHEN r.amount = r.paid THEN 'refunded' ELSE 'partially_refunded' END
+                    FROM ref r WHERE p.id = r.payment_id""")
         reset_sequences(conn, ["plans", "prices", "users", "customers", "subscriptions", "invoices", "invoice_lines",
                                "payments", "refunds"])
         counts = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -251,7 +254,8 @@ PANELS: dict[str, Callable[[Session, date, date], object]] = {
 def main() -> None:
     step = Step()
     with migrated_database("bench_dashboard") as url:
-        counts = generate(url, step)
+        with step("total"):
+            counts = generate(url, step)
         engine = create_engine(url)
         began = time.perf_counter()
         with Session(engine) as session:

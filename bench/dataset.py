@@ -6,6 +6,8 @@ out with the model's scalar default, so the generators name only the columns tha
 """
 
 import contextlib
+import signal
+import sys
 import time
 from collections.abc import Iterator
 
@@ -21,7 +23,10 @@ from tests.support.stand_ins import create_database, libpq_url, start_postgres
 
 @contextlib.contextmanager
 def migrated_database(name: str) -> Iterator[str]:
-    """A fresh PostgreSQL cluster with database `name` at the migrations' head; yields its URL."""
+    """A fresh PostgreSQL cluster with database `name` at the migrations' head; yields its URL.
+
+    SIGTERM unwinds like Ctrl-C, so a stopped benchmark still stops its cluster."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with start_postgres() as pg:
         url = create_database(pg.url, name)
         upgrade_to_head(url)
@@ -55,6 +60,27 @@ def insert_select(conn: psycopg.Connection, table: str, values: dict[str, str], 
     return conn.execute(sql).rowcount
 
 
+@contextlib.contextmanager
+def bulk_load(conn: psycopg.Connection, tables: list[str]) -> Iterator[None]:
+    """Load without per-row work: no foreign-key triggers (the generators keep the references right)
+    and the secondary indexes and unique constraints of `tables` rebuilt once at the end."""
+    found = conn.execute("""
+        SELECT t.relname, i.relname, pg_get_indexdef(i.oid), c.conname, pg_get_constraintdef(c.oid)
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+        LEFT JOIN pg_constraint c ON c.conindid = i.oid AND c.contype = 'u'
+        WHERE t.relname = ANY(%s) AND NOT x.indisprimary""", (tables,)).fetchall()
+    for table, index, _, constraint, _ in found:
+        conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" if constraint else f"DROP INDEX {index}")
+    conn.execute("SET session_replication_role = replica")
+    try:
+        yield
+    finally:
+        conn.execute("SET session_replication_role = DEFAULT")
+        for table, _, definition, constraint, constraint_definition in found:
+            conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {constraint_definition}" if constraint
+                         else definition)
+
+
 def reset_sequences(conn: psycopg.Connection, tables: list[str]) -> None:
     """Rows were inserted with explicit ids: move each id sequence past them."""
     for table in tables:
@@ -64,7 +90,9 @@ def reset_sequences(conn: psycopg.Connection, tables: list[str]) -> None:
 
 
 def connect(url: str) -> psycopg.Connection:
-    return psycopg.connect(libpq_url(url), autocommit=True)
+    # No server-side prepared statements: a generic plan chosen after five runs must not skew the
+    # bare replay.
+    return psycopg.connect(libpq_url(url), autocommit=True, prepare_threshold=None)
 
 
 def vacuum_analyze(url: str) -> None:

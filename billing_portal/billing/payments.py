@@ -95,6 +95,7 @@ def record_refund(
         raise DomainError("The refund must be more than zero and at most what remains refundable.")
     refund = Refund(
         payment_id=payment.id,
+        customer_id=payment.customer_id,
         amount=amount,
         currency=payment.currency,
         reason=reason,

@@ -5,16 +5,18 @@ and reads only that customer's rows. Money is formatted here with the customer's
 are written in English ("1 March 2027", UTC) because the portal's text is English.
 
 History merges invoices, payments and refunds newest first. Filtering, ordering and paging are
-done in SQL (repository.history_window): each of the three branches takes its own newest
-`offset + limit` rows through the (customer_id, created_at) indexes, the database merges those
-windows and cuts the page, so a page never reads more than 3 × (offset + limit) rows whatever the
-table sizes. Refunds have no customer column: their branch goes through the customer's payments.
+done in SQL (repository.history_window) through the (customer_id, created_at) indexes. The next
+and previous pages are found by keyset (the rows right after the page's last row, or right before
+its first), so paging costs the same on page 2 and page 500; a page asked for by number takes each
+branch's newest `offset + limit` rows, merges them and cuts the page (3 × (offset + limit) rows at
+most).
 """
 
 import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import UTC, date, datetime, time, timedelta
 from math import ceil
 
@@ -26,6 +28,7 @@ from billing_portal.billing.errors import DomainError
 from billing_portal.billing.lifecycle import Event, allowed_events
 from billing_portal.billing.money import format_money, to_major
 from billing_portal.billing.refund_requests import REFUNDABLE_STATUSES
+from billing_portal.billing.repository import HistoryKey
 from billing_portal.billing.subscriptions import ChangePreview
 from billing_portal.billing.tax import line_tax
 from billing_portal.billing.usage import summary as usage_summary
@@ -586,6 +589,11 @@ class HistoryPage:
     pages: int
     page_size: int = DEFAULT_PAGE_SIZE
     total_is_exact: bool = True  # False: more than MAX_PAGE pages match; total is the reachable part
+    # Keyset bounds for the pages around this one: the row it starts after (None: the first page),
+    # its own first and last rows.
+    starts_after: HistoryKey | None = None
+    first: HistoryKey | None = None
+    last: HistoryKey | None = None
 
 
 def _branches(filters: HistoryFilters) -> dict[str, tuple[str, ...] | None]:
@@ -613,22 +621,51 @@ def history_page(
     date_to: date | None = None,
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
+    after: HistoryKey | None = None,
+    before: HistoryKey | None = None,
+    counted: tuple[int, bool] | None = None,
 ) -> HistoryPage:
+    """Page `page` of the filtered history. The next page passes the current page's `last` row as
+    `after`, the previous one its `first` as `before`, and both the (total, total_is_exact) the
+    first page counted as `counted` (counting a large history is the slow part); the page number
+    then only labels the page. Without them the page is found by its number."""
     filters = HistoryFilters(status, kind, date_from, date_to).checked()
     page_size = max(1, min(MAX_PAGE_SIZE, int(page_size)))
     branches = _branches(filters)
     start, end = _bounds(filters)
     reachable = MAX_PAGE * page_size
-    total = repository.history_count(session, customer_id, branches=branches, start=start, end=end, cap=reachable)
-    exact = total <= reachable
+    if counted is None:
+        total = repository.history_count(session, customer_id, branches=branches, start=start, end=end, cap=reachable)
+        exact = total <= reachable
+    else:
+        total, exact = counted
     total = min(total, reachable)
     pages = max(1, ceil(total / page_size))
     page = max(1, min(int(page), pages))
-    raw = repository.history_window(
-        session, customer_id, branches=branches, start=start, end=end,
-        limit=page_size, offset=(page - 1) * page_size,
-    )
-    return HistoryPage(tuple(_rows(session, customer_id, raw)), total, page, pages, page_size, exact)
+    window = partial(repository.history_window, session, customer_id, branches=branches, start=start, end=end)
+    raw, starts_after = None, None
+    if after is not None:
+        raw, starts_after = window(limit=page_size, after=after), after
+    elif before is not None:
+        # One row more than a page: the newest of them is the row the page starts after.
+        newer = window(limit=page_size + 1, before=before)
+        if len(newer) > page_size:
+            raw, starts_after, page = newer[1:], _key(newer[0]), max(page, 2)
+        else:
+            page = 1  # at the top (or rows went away meanwhile): the first page, by number
+    if not raw:
+        starts_after, offset = None, (page - 1) * page_size
+        # From the row before the page, when there is one, to know where the page starts.
+        raw = window(limit=page_size + (1 if offset else 0), offset=max(0, offset - 1))
+        if offset and raw:
+            starts_after, raw = _key(raw[0]), raw[1:]
+    rows = tuple(_rows(session, customer_id, raw))
+    return HistoryPage(rows, total, page, pages, page_size, exact, starts_after,
+                       _key(raw[0]) if raw else None, _key(raw[-1]) if raw else None)
+
+
+def _key(row) -> HistoryKey:
+    return HistoryKey(row.created_at, row.kind, row.id)
 
 
 def _rows(session: Session, customer_id: int, raw) -> Iterator[HistoryRow]:

@@ -6,7 +6,9 @@ not what this session had loaded before.
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import Integer, String, cast, literal_column, or_, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -334,10 +336,36 @@ def refunds_needing_credit_note(session: Session, *, limit: int = 200) -> list[i
 
 
 # --- customer portal (billing/portal.py) ---------------------------------------------------------
-# History merges three tables. Each branch keeps its own newest `offset + limit` rows, read through
-# ix_invoices_customer_created / ix_payments_customer_created (refunds through the customer's
-# payments and ix_refunds_payment_id), so a page reads at most 3 × (offset + limit) rows.
+# History merges three tables, newest first: ordered by (created_at, kind, id), all descending.
+# A page is found either by offset (each branch keeps its own newest `offset + limit` rows, so a
+# page reads at most 3 × (offset + limit) rows) or by keyset: the rows older (or newer) than a
+# row's key, `limit` per branch, whatever the depth. Both read through ix_invoices_customer_created,
+# ix_payments_customer_created and ix_refunds_customer_created (then each refund's payment by id).
 HISTORY_KINDS = ("invoice", "payment", "refund")
+
+
+class HistoryKey(NamedTuple):
+    """Where a history row sits in the order: keyset pages start after or end before one."""
+
+    created_at: datetime
+    kind: str
+    id: int
+
+
+def _beyond(kind: str, table, key: HistoryKey, *, newer: bool):
+    """This branch's rows strictly after `key` in the newest-first order (before it when `newer`).
+
+    Written as a bound on created_at first, so the (customer_id, created_at) index takes the range."""
+    at = table.created_at
+    if kind == key.kind:
+        if newer:
+            return (at >= key.created_at) & ((at > key.created_at) | (table.id > key.id))
+        return (at <= key.created_at) & ((at < key.created_at) | (table.id < key.id))
+    # At the same instant the kinds sort by name, descending: a later name comes first.
+    same_instant_first = kind > key.kind
+    if newer:
+        return at >= key.created_at if same_instant_first else at > key.created_at
+    return at < key.created_at if same_instant_first else at <= key.created_at
 
 
 def _history_branch(kind: str, customer_id: int, statuses, start, end):
@@ -383,8 +411,9 @@ def _history_branch(kind: str, customer_id: int, statuses, start, end):
                 literal_column("''", String).label("text3"),
                 cast(Payment.invoice_id, Integer).label("invoice_id"),
             )
-            .join(Payment, Payment.id == Refund.payment_id)
-            .where(Payment.customer_id == customer_id)
+            # Outer: the planner drops the join where invoice_id is not needed (counting).
+            .outerjoin(Payment, Payment.id == Refund.payment_id)
+            .where(Refund.customer_id == customer_id)
         )
         table = Refund
     if statuses is not None:
@@ -396,38 +425,46 @@ def _history_branch(kind: str, customer_id: int, statuses, start, end):
     return query, table
 
 
-def history_window(session: Session, customer_id: int, *, branches: dict, start, end, limit: int, offset: int) -> list:
+def history_window(session: Session, customer_id: int, *, branches: dict, start, end, limit: int, offset: int = 0,
+                   after: HistoryKey | None = None, before: HistoryKey | None = None) -> list:
     """One page of the merged history, newest first: rows with kind, id, created_at, status, amount,
-    currency, text1..3, invoice_id. `branches` maps kind -> statuses (None = all but drafts)."""
-    window = offset + limit
+    currency, text1..3, invoice_id. `branches` maps kind -> statuses (None = all but drafts).
+
+    The page is the `limit` rows after `offset`, or right after the row `after`, or right before the
+    row `before` (keyset: no offset, so any depth costs the same)."""
+    newer = before is not None
+    key = before if newer else after
+    window = limit if key is not None else offset + limit
     parts = []
     for kind in HISTORY_KINDS:
         if kind not in branches:
             continue
         query, table = _history_branch(kind, customer_id, branches[kind], start, end)
-        ordered = query.order_by(table.created_at.desc(), table.id.desc()).limit(window).subquery()
+        if key is not None:
+            query = query.where(_beyond(kind, table, key, newer=newer))
+        order = (table.created_at.asc(), table.id.asc()) if newer else (table.created_at.desc(), table.id.desc())
+        ordered = query.order_by(*order).limit(window).subquery()
         parts.append(select(*ordered.c))
     if not parts:
         return []
     merged = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
-    return list(
-        session.exec(
-            select(*merged.c)
-            .order_by(merged.c.created_at.desc(), merged.c.kind.desc(), merged.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-        ).all()
-    )
+    columns = (merged.c.created_at, merged.c.kind, merged.c.id)
+    page = select(*merged.c).order_by(*(c.asc() if newer else c.desc() for c in columns)).limit(limit)
+    rows = list(session.exec(page if key is not None else page.offset(offset)).all())
+    return rows[::-1] if newer else rows
 
 
 def history_count(session: Session, customer_id: int, *, branches: dict, start, end, cap: int | None = None) -> int:
-    """Rows matching, counting at most `cap` + 1 per branch (a huge history is not counted whole)."""
+    """Rows matching; past `cap` the count stops (at most `cap` + 1 rows read in all branches together,
+    so a huge history is not counted whole)."""
     total = 0
     for kind in HISTORY_KINDS:
         if kind in branches:
             query, _ = _history_branch(kind, customer_id, branches[kind], start, end)
             if cap is not None:
-                query = query.limit(cap + 1)
+                if total > cap:
+                    break
+                query = query.limit(cap + 1 - total)
             total += session.exec(select(func.count()).select_from(query.subquery())).one()
     return total
 

@@ -540,6 +540,10 @@ class HistoryState(PagedState, BillingState):
     date_to: str = ""
     total_is_exact: bool = True
     rows: list[HistoryRowView] = []
+    # Keyset bounds of the page shown (server only): next and previous pages start from them.
+    _starts_after: portal.HistoryKey | None = None
+    _first: portal.HistoryKey | None = None
+    _last: portal.HistoryKey | None = None
 
     @rx.var
     def filtered(self) -> bool:
@@ -561,7 +565,7 @@ class HistoryState(PagedState, BillingState):
             date_to=portal.parse_day(self.date_to, "end date"),
         )
 
-    def _load(self, page: int):
+    def _load(self, page: int, *, after=None, before=None, counted=None):
         self.error = ""
         self.loading = True
         yield
@@ -576,10 +580,12 @@ class HistoryState(PagedState, BillingState):
                 result = portal.history_page(
                     session, user.customer_id, status=f.status, kind=f.kind,
                     date_from=f.date_from, date_to=f.date_to, page=page,
+                    after=after, before=before, counted=counted,
                 )
             self.rows = [row_view(r) for r in result.rows]
             self.page, self.pages, self.total = result.page, result.pages, result.total
             self.total_is_exact = result.total_is_exact
+            self._starts_after, self._first, self._last = result.starts_after, result.first, result.last
             self.loaded = True
         except DomainError as exc:
             self.error = str(exc)
@@ -602,6 +608,17 @@ class HistoryState(PagedState, BillingState):
         self.pdf_note = PDF_PREPARING if preparing else ""
         self.notice = ""
         yield from self._load(1)
+
+    @rx.event
+    def next_page(self):
+        """The rows right after this page's last one (keyset), counted once on the first page."""
+        if self.page < self.pages:
+            yield from self._load(self.page + 1, after=self._last, counted=(self.total, self.total_is_exact))
+
+    @rx.event
+    def previous_page(self):
+        if self.page > 1:
+            yield from self._load(self.page - 1, before=self._first, counted=(self.total, self.total_is_exact))
 
     @rx.event
     def set_status_filter(self, value: str):
@@ -725,7 +742,7 @@ class HistoryState(PagedState, BillingState):
             self.refund_sending = False
         self.refund_open = False
         self.refund_payment = ""
-        yield from self._load(self.page)
+        yield from self._load(self.page, after=self._starts_after)
         self.notice = f"Refund of {amount_label} requested. Its status shows on the payment until it is decided."
 
 

@@ -361,3 +361,50 @@ def test_credits_page_shows_the_balance_a_ledger_page_and_packs_in_the_billing_c
     other = _customer(session, "nobody@example.com")
     empty = portal.credits_page(session, other.id)
     assert (empty.balance_label, empty.rows, empty.pages) == ("0", (), 1)
+
+
+def _keys(page):
+    return [(r.kind, r.id) for r in page.rows]
+
+
+def test_keyset_pages_match_numbered_pages_forward_and_back(session, history):
+    """Next and previous pages found from a row's key are the numbered pages, ties included: several
+    failed attempts share one instant with each other and with their invoice's payment."""
+    cid = history.customer.id
+    invoice = subscriptions.renew(session, history.subscription.id, now=history.subscription.current_period_end)
+    for attempt in range(4):
+        _pay(session, invoice, invoice.finalized_at, ok=False, key=f"tie:{attempt}")
+    numbered = [portal.history_page(session, cid, page=n, page_size=3) for n in range(1, 6)]
+    assert numbered[0].pages == 5 and numbered[0].starts_after is None
+    assert all(page.starts_after == before.last for before, page in zip(numbered, numbered[1:]))
+
+    page, forward = numbered[0], [numbered[0]]
+    while page.page < page.pages:
+        page = portal.history_page(session, cid, page=page.page + 1, page_size=3, after=page.last,
+                                   counted=(page.total, page.total_is_exact))
+        forward.append(page)
+    assert [_keys(p) for p in forward] == [_keys(p) for p in numbered]
+    assert [p.starts_after for p in forward] == [p.starts_after for p in numbered]
+
+    backward = [page]
+    while page.page > 1:
+        page = portal.history_page(session, cid, page=page.page - 1, page_size=3, before=page.first,
+                                   counted=(page.total, page.total_is_exact))
+        backward.append(page)
+    assert [(p.page, _keys(p), p.starts_after) for p in reversed(backward)] == [
+        (p.page, _keys(p), p.starts_after) for p in numbered]
+
+
+def test_keyset_pages_keep_the_filters_and_fall_back_to_numbers(session, history):
+    cid = history.customer.id
+    payments_only = portal.history_page(session, cid, kind="payment", page_size=2)
+    second = portal.history_page(session, cid, kind="payment", page=2, page_size=2, after=payments_only.last)
+    assert {r.kind for r in second.rows} == {"payment"} and second.page == 2
+    assert _keys(second) == _keys(portal.history_page(session, cid, kind="payment", page=2, page_size=2))
+    # Past the last row there is nothing to show by key: the page is found by its number instead.
+    last = portal.history_page(session, cid, page=99, page_size=3)
+    beyond = portal.history_page(session, cid, page=last.page, page_size=3, after=last.last)
+    assert _keys(beyond) == _keys(last) and beyond.starts_after == last.starts_after
+    # Nothing newer than the first row: the first page.
+    top = portal.history_page(session, cid, page=2, page_size=3, before=payments_only.first)
+    assert top.page == 1 and top.starts_after is None

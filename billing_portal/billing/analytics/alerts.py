@@ -29,7 +29,7 @@ def check_month(session: Session, month: date, now: datetime) -> int:
     settings = get_settings()
     attempts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # succeeded, failed, canceled
     last_day = add_month(month) - timedelta(days=1)
-    for row in queries.payment_days_between(session, month, last_day):
+    for row in queries.payment_totals_between(session, month, last_day):
         counts = attempts[row.currency]
         counts[0] += row.succeeded_count
         counts[1] += row.failed_count

@@ -82,7 +82,7 @@ def dashboard(session: Session, *, start: date, end: date) -> Dashboard:
     first_month, last_month = month_start(start), month_start(end)
     months = queries.months_between(session, first_month, last_month)
     latest = {row.currency: row for row in queries.latest_months_up_to(session, last_month)}
-    days = queries.payment_days_between(session, start, end)
+    days = queries.payment_totals_between(session, start, end)
 
     pooled: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in months:

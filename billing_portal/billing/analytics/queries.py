@@ -5,7 +5,7 @@ because nothing else runs them; each one is backed by an index named in models/.
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import delete, or_
+from sqlalchemy import BigInteger, cast, delete, insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
@@ -126,16 +126,41 @@ def refund_totals(session: Session, start: datetime, end: datetime) -> list[tupl
     return [(_as_date(d), *rest) for d, *rest in rows]
 
 
-def replace_payment_days(session: Session, first: date, last: date, rows: list[PaymentDay]) -> None:
+def _insert_all(session: Session, model, rows: list[dict]) -> None:
+    """Many rows at once: a first refresh writes about a million, and ORM objects (a validated
+    instance each) or executemany (a statement per row) made that take hours on PostgreSQL, so
+    there they go through COPY on the session's own connection (same transaction)."""
+    if not rows:
+        return
+    table = model.__table__
+    if session.get_bind().dialect.name != "postgresql":
+        session.exec(insert(table), params=rows)
+        return
+    columns = list(rows[0])
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+
+
+def replace_payment_days(session: Session, first: date, last: date, rows: list[dict]) -> None:
     session.exec(delete(PaymentDay).where(PaymentDay.day >= first, PaymentDay.day <= last))
-    session.add_all(rows)
-    session.flush()
+    _insert_all(session, PaymentDay, rows)
 
 
-def payment_days_between(session: Session, first: date, last: date) -> Sequence[PaymentDay]:
-    """The daily rows of [first, last]: a few per day (currencies × plans), never payments."""
+PAYMENT_DAY_COUNTS = ("succeeded_count", "succeeded_amount", "failed_count", "canceled_count", "refund_count",
+                      "refund_amount")
+
+
+def payment_totals_between(session: Session, first: date, last: date) -> Sequence[tuple]:
+    """The daily rows of [first, last] summed per currency and plan (a few rows whatever the range):
+    named like PaymentDay's columns (currency, plan_id, succeeded_count, ...)."""
+    sums = [cast(func.sum(getattr(PaymentDay, name)), BigInteger).label(name) for name in PAYMENT_DAY_COUNTS]
     return session.exec(
-        select(PaymentDay).where(PaymentDay.day >= first, PaymentDay.day <= last).order_by(PaymentDay.day)
+        select(PaymentDay.currency, PaymentDay.plan_id, *sums)
+        .where(PaymentDay.day >= first, PaymentDay.day <= last)
+        .group_by(PaymentDay.currency, PaymentDay.plan_id)
+        .order_by(PaymentDay.currency, PaymentDay.plan_id)
     ).all()
 
 
@@ -187,10 +212,9 @@ def period_lines_at(session: Session, at: datetime) -> list[PeriodLine]:
     ]
 
 
-def replace_snapshot(session: Session, month: date, rows: list[MrrSnapshot]) -> None:
+def replace_snapshot(session: Session, month: date, rows: list[dict]) -> None:
     session.exec(delete(MrrSnapshot).where(MrrSnapshot.month == month))
-    session.add_all(rows)
-    session.flush()
+    _insert_all(session, MrrSnapshot, rows)
 
 
 def snapshot_totals(session: Session, month: date) -> list[tuple[int, str, int]]:

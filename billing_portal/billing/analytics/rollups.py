@@ -30,7 +30,7 @@ from billing_portal.billing.analytics.mrr import (
     per_customer,
     subscription_mrr,
 )
-from billing_portal.models import MrrMonth, MrrSnapshot, PaymentDay, PaymentStatus
+from billing_portal.models import MrrMonth, PaymentStatus
 
 CURSOR = "revenue"
 # A payment committed a little after the last run may carry an earlier updated_at: look back.
@@ -96,24 +96,28 @@ def _refresh_days(session: Session, first: date, last: date) -> int:
     """Recompute the days first..last from their payments and refunds: two GROUP BY queries."""
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
-    rows: dict[tuple[date, str, int | None], PaymentDay] = {}
+    rows: dict[tuple[date, str, int | None], dict] = {}
 
-    def row(day: date, currency: str, plan_id: int | None) -> PaymentDay:
-        return rows.setdefault((day, currency, plan_id), PaymentDay(day=day, currency=currency, plan_id=plan_id))
+    def row(day: date, currency: str, plan_id: int | None) -> dict:
+        key = (day, currency, plan_id)
+        if key not in rows:
+            rows[key] = {"day": day, "currency": currency, "plan_id": plan_id,
+                         **dict.fromkeys(queries.PAYMENT_DAY_COUNTS, 0)}
+        return rows[key]
 
     for day, currency, plan_id, status, count, amount in queries.payment_outcomes(session, start, end):
         if status in queries.SUCCEEDED:
             target = row(day, currency, plan_id)
-            target.succeeded_count += count
-            target.succeeded_amount += amount
+            target["succeeded_count"] += count
+            target["succeeded_amount"] += amount
         elif status == PaymentStatus.FAILED:
-            row(day, currency, plan_id).failed_count += count
+            row(day, currency, plan_id)["failed_count"] += count
         elif status == PaymentStatus.CANCELED:
-            row(day, currency, plan_id).canceled_count += count
+            row(day, currency, plan_id)["canceled_count"] += count
     for day, currency, plan_id, count, amount in queries.refund_totals(session, start, end):
         target = row(day, currency, plan_id)
-        target.refund_count += count
-        target.refund_amount += amount
+        target["refund_count"] += count
+        target["refund_amount"] += amount
     queries.replace_payment_days(session, first, last, list(rows.values()))
     return (last - first).days + 1
 
@@ -141,8 +145,8 @@ def _refresh_month(session: Session, month: date, now: datetime) -> None:
     at = min(month_end_instant(month), now)
     counting = subscription_mrr(queries.period_lines_at(session, at), at)
     queries.replace_snapshot(session, month, [
-        MrrSnapshot(month=month, customer_id=s.customer_id, subscription_id=s.subscription_id, plan_id=s.plan_id,
-                    currency=s.currency, mrr=s.mrr)
+        {"month": month, "customer_id": s.customer_id, "subscription_id": s.subscription_id, "plan_id": s.plan_id,
+         "currency": s.currency, "mrr": s.mrr}
         for s in counting
     ])
     previous = add_month(month, -1)
