@@ -72,7 +72,13 @@ class Settings(BaseSettings):
     # Storage quota of a customer without a live subscription (plans carry their own).
     free_storage_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
 
-    smtp_url: str | None = None
+    smtp_url: SecretStr | None = None  # may carry a password
+    # Sender of every email; "Name <address>" or an address.
+    mail_from: str = "Billing Portal <billing@localhost>"
+    # A message the server did not take is tried again after MAIL_RETRY_BASE_SECONDS, doubling
+    # (at most an hour apart), MAIL_MAX_ATTEMPTS tries in all; then "failed" in the outbox.
+    mail_max_attempts: int = Field(default=8, ge=1, le=50)
+    mail_retry_base_seconds: int = Field(default=60, ge=1, le=3600)
 
     # Logs are JSON lines on stderr with secrets masked (billing_portal/logs.py).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
