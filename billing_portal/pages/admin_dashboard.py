@@ -196,7 +196,7 @@ def _alert_row(row: AlertView) -> rx.Component:
         rx.table.cell(rx.text(row.kind_label, weight="medium", size="2", white_space="nowrap")),
         rx.table.cell(_currency(row)),
         rx.table.cell(rx.text(row.month_label, white_space="nowrap", size="2")),
-        rx.table.cell(rx.text(row.value, " (limit ", row.threshold, ")", white_space="nowrap", size="2")),
+        rx.table.cell(rx.text(row.value, _limit(row), white_space="nowrap", size="2")),
         rx.table.cell(rx.vstack(rx.text(row.message, size="2", min_width="200px"), _act_link(row), spacing="1")),
         rx.table.cell(_acknowledge(row)),
         class_name="alert-row",
@@ -207,6 +207,10 @@ def _alert_row(row: AlertView) -> rx.Component:
 
 def _currency(row: AlertView) -> rx.Component:
     return rx.cond(row.currency != "", rx.badge(row.currency, variant="soft", radius="full"))
+
+
+def _limit(row: AlertView) -> rx.Component:
+    return rx.cond(row.threshold != "", rx.fragment(" (limit ", row.threshold, ")"))
 
 
 def _act_link(row: AlertView) -> rx.Component:
@@ -233,7 +237,7 @@ def _alert_card(row: AlertView) -> rx.Component:
                 justify="between",
                 width="100%",
             ),
-            rx.text(row.month_label, " · ", row.value, " (limit ", row.threshold, ")", size="2"),
+            rx.text(row.month_label, " · ", row.value, _limit(row), size="2"),
             rx.text(row.message, size="2", color=rx.color("gray", 11)),
             _act_link(row),
             _acknowledge(row),

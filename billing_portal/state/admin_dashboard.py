@@ -99,7 +99,7 @@ def alert_view(alert) -> AlertView:
         id=str(alert.id), kind_label=KIND_LABELS.get(alert.kind, alert.kind), currency=alert.currency,
         month_label=f"{alert.month:%d %B %Y}" if daily else f"{alert.month:%B %Y}",
         value=f"{alert.value:.0f} found" if daily else f"{alert.value:.2f} %",
-        threshold="none" if daily else f"{alert.threshold:.2f} %",
+        threshold="" if daily else f"{alert.threshold:.2f} %",  # any discrepancy counts: no limit to show
         message=alert.message, raised_label=f"{alert.created_at:%d %b %Y %H:%M}",
         acknowledged_label=f"{alert.acknowledged_at:%d %b %Y %H:%M}" if alert.acknowledged_at else "",
         link=RECONCILIATION_ROUTE if daily else "",

@@ -85,6 +85,6 @@ def test_a_reconciliation_alert_is_listed_with_the_way_to_the_reconciliation_pag
     state.on_load()
     [row] = state.rows
     assert (row.kind_label, row.currency, row.month_label, row.value, row.threshold, row.link) == (
-        "Reconciliation", "", "02 March 2026", "3 found", "none", "/admin/reconciliation")
+        "Reconciliation", "", "02 March 2026", "3 found", "", "/admin/reconciliation")
     assert row.message == ("3 discrepancies with Stripe for 2026-03-01 to 2026-03-02: "
                            "review and heal them at /admin/reconciliation")
