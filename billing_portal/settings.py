@@ -30,6 +30,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         env_ignore_empty=True,  # `REDIS_URL=` in .env means "not set", not the empty string
         extra="ignore",
+        hide_input_in_errors=True,  # a refused SMTP_URL or key must not print its secret
     )
 
     database_url: str = f"sqlite:///{PROJECT_ROOT / '.data' / 'billing.db'}"
@@ -121,6 +122,15 @@ class Settings(BaseSettings):
         if not origins or any(origin.strip() in ("*", "") or "*" in origin for origin in origins):
             raise ValueError("list the exact origins, e.g. [\"https://billing.example.com\"]; \"*\" is refused")
         return [origin.strip().rstrip("/") for origin in origins]
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, url: SecretStr | None) -> SecretStr | None:
+        from billing_portal.gateways.mailer import parse_smtp_url  # its errors never echo the password
+
+        if url is not None:
+            parse_smtp_url(url.get_secret_value())
+        return url
 
     @field_validator("dunning_retry_days", mode="before")
     @classmethod

@@ -4,9 +4,11 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.smtp import AuthResult
+from pydantic import ValidationError
 
 from billing_portal.gateways.mailer import Mailer, MailUnavailable, SmtpConfig, parse_smtp_url
 from billing_portal.sandbox.mail_sink import MailSink, running
+from billing_portal.settings import Settings
 from tests.support.stand_ins import free_port
 
 
@@ -33,6 +35,12 @@ def test_smtp_urls(url, expected):
 def test_bad_smtp_urls_are_refused_without_echoing_secrets(url, error):
     with pytest.raises(ValueError, match=error):
         parse_smtp_url(url)
+
+
+def test_a_bad_smtp_url_stops_the_settings_from_loading():
+    with pytest.raises(ValidationError, match="smtp_url") as refused:
+        Settings(_env_file=None, smtp_url="smtp://ann:hunter22@mail.example.com?tls=1")
+    assert "hunter22" not in str(refused.value)
 
 
 def test_the_password_never_shows_in_reprs():
