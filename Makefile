@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 BUN_VERSION := 1.4.4
 STRIPE_PORT ?= 8420
+MAIL_PORT ?= 8025
 DATA := .data
 # Debian packages the test suite needs: browser, database and cache stand-ins, PDF tools.
 TEST_APT_PACKAGES := chromium postgresql redis-server poppler-utils fonts-noto-cjk
@@ -17,9 +18,12 @@ run: setup
 	$(BIN)/python -m billing_portal migrate
 	$(BIN)/python -m billing_portal seed-demo
 	@echo "Starting the Stripe sandbox (localstripe) on http://localhost:$(STRIPE_PORT) ..."
+	@echo "Starting the mail sink on smtp://localhost:$(MAIL_PORT); messages land in $(DATA)/mail/ as .eml files ..."
 	@$(BIN)/python -m billing_portal.sandbox.localstripe_server --port $(STRIPE_PORT) > $(DATA)/localstripe.log 2>&1 & \
-	  stripe_pid=$$!; trap 'kill $$stripe_pid 2>/dev/null' EXIT INT TERM; \
-	  echo "Portal: http://localhost:3000  (Ctrl-C stops the portal and the sandbox)"; \
+	  stripe_pid=$$!; \
+	  $(BIN)/python -m billing_portal.sandbox.mail_sink --port $(MAIL_PORT) --dir $(DATA)/mail > $(DATA)/mail_sink.log 2>&1 & \
+	  mail_pid=$$!; trap 'kill $$stripe_pid $$mail_pid 2>/dev/null' EXIT INT TERM; \
+	  echo "Portal: http://localhost:3000  (Ctrl-C stops the portal and the sandboxes)"; \
 	  $(BIN)/reflex run --env dev --frontend-port 3000 --backend-port 8000
 
 # Scale-out locally: PostgreSQL and Redis (data in .data/), two backend workers on Redis, one

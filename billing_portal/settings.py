@@ -30,6 +30,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         env_ignore_empty=True,  # `REDIS_URL=` in .env means "not set", not the empty string
         extra="ignore",
+        hide_input_in_errors=True,  # a refused SMTP_URL or key must not print its secret
     )
 
     database_url: str = f"sqlite:///{PROJECT_ROOT / '.data' / 'billing.db'}"
@@ -76,7 +77,13 @@ class Settings(BaseSettings):
     # Storage quota of a customer without a live subscription (plans carry their own).
     free_storage_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
 
-    smtp_url: str | None = None
+    smtp_url: SecretStr | None = None  # may carry a password
+    # Sender of every email; "Name <address>" or an address.
+    mail_from: str = "Billing Portal <billing@localhost>"
+    # A message the server did not take is tried again after MAIL_RETRY_BASE_SECONDS, doubling
+    # (at most an hour apart), MAIL_MAX_ATTEMPTS tries in all; then "failed" in the outbox.
+    mail_max_attempts: int = Field(default=8, ge=1, le=50)
+    mail_retry_base_seconds: int = Field(default=60, ge=1, le=3600)
 
     # Logs are JSON lines on stderr with secrets masked (billing_portal/logs.py).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -144,6 +151,15 @@ class Settings(BaseSettings):
         if self.fraud_block_score < self.fraud_flag_score:
             raise ValueError("FRAUD_BLOCK_SCORE must be at least FRAUD_FLAG_SCORE")
         return self
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, url: SecretStr | None) -> SecretStr | None:
+        from billing_portal.gateways.mailer import parse_smtp_url  # its errors never echo the password
+
+        if url is not None:
+            parse_smtp_url(url.get_secret_value())
+        return url
 
     @field_validator("dunning_retry_days", mode="before")
     @classmethod

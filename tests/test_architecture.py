@@ -12,6 +12,7 @@ GATEWAY_OWNERS = {
     "stripe": "gateways/stripe_gateway.py",
     "boto3": "gateways/storage.py",
     "reportlab": "gateways/pdf.py",
+    "smtplib": "gateways/mailer.py",
 }
 
 

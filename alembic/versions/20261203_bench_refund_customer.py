@@ -1,7 +1,7 @@
 """refunds carry their payment's customer (history reads a customer's refunds through one index)
 
 Revision ID: 7b3e9d1f4a20
-Revises: c3e1a2b4d5f6
+Revises: f7a3d2c1b9e8
 Create Date: 2026-12-03 12:25:00
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '7b3e9d1f4a20'
-down_revision: str | None = 'c3e1a2b4d5f6'
+down_revision: str | None = 'f7a3d2c1b9e8'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

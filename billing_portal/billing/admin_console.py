@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from billing_portal.billing import audit, catalog, credits, repository, subscriptions, webhooks
+from billing_portal.billing import audit, catalog, credits, emails, repository, subscriptions, webhooks
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.money import format_money, parse_money
 from billing_portal.billing.portal import parse_day, start_of_day
-from billing_portal.models import AuditEntry, Customer, Plan, Price, WebhookEvent
+from billing_portal.models import AuditEntry, Customer, Invoice, InvoiceStatus, Plan, Price, WebhookEvent
 from billing_portal.models.types import utcnow
 
 CSV_MAX_ROWS = 50_000
@@ -311,6 +311,8 @@ class CustomerDetail:
     files: tuple[str, ...]
     audit: tuple[str, ...]
     price_options: tuple[tuple[str, str], ...]  # (price id, label) the plan may change to
+    emails: tuple[str, ...] = ()
+    invoice_options: tuple[tuple[str, str], ...] = ()  # (invoice id, number) of finalized invoices
 
 
 def customer_page(session: Session, *, admin: CurrentUser, query: str, page: int, per_page: int
@@ -346,6 +348,7 @@ def customer_detail(session: Session, *, admin: CurrentUser, customer_id: int, n
                 options.append((str(other.id), f"{other_plan.name}, {format_money(other.unit_amount, other.currency)} "
                                                f"{catalog.period_label(other.interval, other.interval_count)}"))
     money = format_money
+    latest_invoices = repository.customer_invoices(session, customer.id, limit=20)
     return CustomerDetail(
         id=customer.id, name=customer.name, company=customer.company, email=customer.invoice_email,
         country=customer.country, currency=customer.preferred_currency, credits=credits.balance(session, customer.id),
@@ -356,7 +359,7 @@ def customer_detail(session: Session, *, admin: CurrentUser, customer_id: int, n
             f"#{s.id} {s.status} since {s.created_at:%Y-%m-%d}" for s in repository.subscriptions_of(session, customer.id)),
         invoices=tuple(
             f"{i.number or '(draft)'} · {i.status} · {money(i.total, i.currency)} · {i.created_at:%Y-%m-%d}"
-            for i in repository.customer_invoices(session, customer.id, limit=20)),
+            for i in latest_invoices),
         payments=tuple(
             f"#{p.id} {p.status} · {money(p.amount, p.currency)} · {p.created_at:%Y-%m-%d}"
             + (f" · {p.stripe_payment_intent_id}" if p.stripe_payment_intent_id else " · manual")
@@ -367,6 +370,10 @@ def customer_detail(session: Session, *, admin: CurrentUser, customer_id: int, n
         audit=tuple(f"{_when(e.at)} · {e.actor_label} · {e.action}"
                     for e in repository.audit_of_customer(session, customer.id, limit=20)),
         price_options=tuple(options),
+        emails=tuple(f"{_when(m.created_at)} · {m.kind} · {m.status} · {m.subject} · to {m.to_address}"
+                     for m in emails.outbox_of_customer(session, customer.id)),
+        invoice_options=tuple((str(i.id), f"{i.number} · {i.status} · {money(i.total, i.currency)}")
+                              for i in latest_invoices if i.number),
     )
 
 
@@ -441,3 +448,21 @@ def record_manual_payment(session: Session, *, admin: CurrentUser, customer_id: 
                  after={"invoice": invoice.number, "payment_id": payment.id, "amount": payment.amount,
                         "currency": payment.currency, "received_from": received_from, "reason": reason})
 
+
+
+def resend_invoice(session: Session, *, admin: CurrentUser, customer_id: int, invoice_id: int,
+                   now: datetime | None = None) -> None:
+    """Mail a finalized invoice of the customer again, PDF attached: a new outbox message each
+    time, keyed by the audit entry that records who asked."""
+    require_admin(admin)
+    invoice = session.get(Invoice, invoice_id) if isinstance(invoice_id, int) else None
+    if invoice is None or invoice.customer_id != customer_id or invoice.status == InvoiceStatus.DRAFT:
+        raise DomainError("Pick one of this customer's issued invoices.")
+    to_address = emails.recipient(session, session.get(Customer, customer_id))
+    if not to_address:
+        raise DomainError("This customer has no email address to send to.")
+    now = now or utcnow()
+    entry = audit.record(session, actor=admin, action="invoice.resent", subject_type="customer",
+                         subject_id=customer_id, now=now, after={"invoice": invoice.number, "to": to_address})
+    emails.invoice_issued(session, invoice, key=f"invoice:{invoice.id}:resend:{entry.id}",
+                          requested_by=admin.user_id, now=now)

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from billing_portal.billing import audit, invoices, payments, repository, subscriptions
+from billing_portal.billing import audit, emails, invoices, payments, repository, subscriptions
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.lifecycle import Event, next_status
 from billing_portal.gateways.stripe_gateway import PaymentProviderUnavailable, StripeGatewayError
@@ -43,6 +43,7 @@ NO_CARD_CODE = "no_payment_method"
 NO_CARD_MESSAGE = "No card is saved for automatic payments. Add a card to pay this invoice."
 CARD_REFUSED_MESSAGE = "Your saved card could not be charged. Add a card to pay this invoice."
 EXHAUSTED_REASON = "Payment failed after every retry."
+THREE_DS_MESSAGE = "Your bank asks you to confirm this payment yourself."
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,11 @@ def collect(session: Session, invoice_id: int, now: datetime, *, early: bool = F
         invoice.next_collection_at = retry_at
         session.add(invoice)
         session.flush()
-        return Attempt(invoice.id, number, key, payment.status, retry_at)
-    action = _give_up(session, invoice, subscription, settings.dunning_final_action, now)
-    return Attempt(invoice.id, number, key, payment.status, None, action)
+    action = None if retry_at else _give_up(session, invoice, subscription, settings.dunning_final_action, now)
+    reason = payment.failure_message or (THREE_DS_MESSAGE if payment.status == PaymentStatus.REQUIRES_ACTION else "")
+    emails.dunning_notice(session, invoice, attempt=number, reason=reason, next_attempt_at=retry_at,
+                          final_action=action, now=now)
+    return Attempt(invoice.id, number, key, payment.status, retry_at, action)
 
 
 def retry_open_invoices(session: Session, now: datetime, *, limit: int = 100) -> list[Attempt]:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from sqlmodel import Session
 
-from billing_portal.billing import repository
+from billing_portal.billing import emails, repository
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.money import exponent
 from billing_portal.billing.tax import invoice_totals, line_tax
@@ -166,6 +166,8 @@ def finalize(session: Session, invoice_id: int, *, now: datetime | None = None) 
         invoice.status, invoice.paid_at = InvoiceStatus.PAID, now
     session.add(invoice)
     session.flush()
+    if invoice.total > 0:  # an invoice of nothing (a free plan's period) is not mailed
+        emails.invoice_issued(session, invoice, now=now)
     return invoice
 
 

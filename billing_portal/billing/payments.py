@@ -10,7 +10,7 @@ from typing import Literal
 
 from sqlmodel import Session
 
-from billing_portal.billing import audit, credits, invoices, repository, subscriptions
+from billing_portal.billing import audit, credits, emails, invoices, repository, subscriptions
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.gateways import stripe_gateway
 from billing_portal.gateways.stripe_gateway import ChargeResult, CheckoutSessionInfo, IntentRecord
@@ -57,9 +57,7 @@ def record_payment(
     session.add(payment)
     session.flush()
     if succeeded:
-        paid = invoices.mark_paid(session, invoice.id, amount=payment.amount, now=now)
-        subscriptions.invoice_paid(session, paid)
-        credits.grant_for_invoice(session, paid, payment_id=payment.id, now=now)
+        _paid(session, invoice, payment, now)
     else:
         subscriptions.invoice_payment_failed(session, invoice)
     return payment
@@ -113,6 +111,7 @@ def record_refund(
     session.flush()
     credits.clawback_for_invoice(session, invoice, share_numerator=amount, share_denominator=payment.amount,
                                  key=f"refund:{refund.id}:credits", payment_id=payment.id, now=now)
+    emails.refund_confirmation(session, refund, now=now)
     return refund
 
 
@@ -318,9 +317,15 @@ def settle(session: Session, payment: Payment, *, now: datetime | None = None) -
                             "amount": payment.amount, "currency": payment.currency,
                             "note": "money received that the invoice cannot take: refund it"})
         return invoice
+    return _paid(session, invoice, payment, now)
+
+
+def _paid(session: Session, invoice: Invoice, payment: Payment, now: datetime) -> Invoice:
+    """The invoice takes the succeeded payment: paid, subscription moved on, credits, receipt."""
     invoice = invoices.mark_paid(session, invoice.id, amount=payment.amount, now=now)
     subscriptions.invoice_paid(session, invoice)
     credits.grant_for_invoice(session, invoice, payment_id=payment.id, now=now)
+    emails.receipt(session, payment, now=now)
     return invoice
 
 

@@ -26,6 +26,7 @@ from billing_portal.models import (
     InvoiceLine,
     InvoiceNumberSequence,
     MeteredPrice,
+    OutboxEmail,
     Payment,
     PaymentMethod,
     PaymentStatus,
@@ -1071,3 +1072,55 @@ def risk_assessments_page(session: Session, *, status: str, limit: int, offset: 
 
 def lock_risk_assessment(session: Session, assessment_id: int) -> RiskAssessment | None:
     return session.exec(_for_update(select(RiskAssessment).where(RiskAssessment.id == assessment_id))).first()
+
+
+# --- email outbox (billing/emails.py, billing/outbox.py) -----------------------------------------
+
+
+def insert_outbox_email(session: Session, **values) -> bool:
+    """Keep a message unless its key is taken; True when this call stored it. ON CONFLICT DO
+    NOTHING: a duplicate never fails the caller's transaction (the money change it reports)."""
+    insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+    table = OutboxEmail.__table__
+    statement = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
+    return session.connection().execute(statement, values).first() is not None
+
+
+def outbox_by_key(session: Session, key: str) -> OutboxEmail | None:
+    return session.exec(select(OutboxEmail).where(OutboxEmail.idempotency_key == key)).first()
+
+
+def due_outbox_ids(session: Session, now, *, limit: int) -> list[int]:
+    """Queued messages never tried or whose retry wait is over, oldest first (ix_email_outbox_due)."""
+    return list(session.exec(
+        select(OutboxEmail.id)
+        .where(OutboxEmail.status == "queued",
+               or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= now))
+        .order_by(OutboxEmail.id).limit(limit)
+    ))
+
+
+def count_queued_outbox(session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(OutboxEmail).where(OutboxEmail.status == "queued")).one())
+
+
+def lock_outbox_email(session: Session, email_id: int) -> OutboxEmail | None:
+    """The message under a row lock; None when another runner holds it (PostgreSQL skips it)."""
+    return session.exec(_for_update(select(OutboxEmail).where(OutboxEmail.id == email_id), skip_locked=True)).first()
+
+
+def claim_outbox_attempt(session: Session, email_id: int, *, attempts_seen: int) -> bool:
+    """Count one more send attempt unless another runner counted it first (what serialises SQLite)."""
+    return session.exec(
+        update(OutboxEmail)
+        .where(OutboxEmail.id == email_id, OutboxEmail.attempts == attempts_seen, OutboxEmail.status == "queued")
+        .values(attempts=attempts_seen + 1)
+        .returning(OutboxEmail.id)
+    ).first() is not None
+
+
+def outbox_of_customer(session: Session, customer_id: int, *, limit: int) -> Sequence[OutboxEmail]:
+    return session.exec(
+        select(OutboxEmail).where(OutboxEmail.customer_id == customer_id)
+        .order_by(OutboxEmail.id.desc()).limit(limit)
+    ).all()

@@ -33,6 +33,7 @@ JOBS: tuple[Job, ...] = (
     Job("revenue-rollups", tasks.refresh_revenue_rollups, every_seconds=300),
     Job("dunning", tasks.retry_failed_payments, every_seconds=300),
     Job("reconciliation", tasks.reconcile_recent, every_seconds=86400),
+    Job("mail", tasks.send_queued_mail, every_seconds=10),
 )
 
 

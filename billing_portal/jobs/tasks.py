@@ -9,6 +9,7 @@ from billing_portal.billing import files, invoice_pdfs
 from billing_portal.billing import webhooks
 from billing_portal.billing import analytics
 from billing_portal.billing import reconciliation
+from billing_portal.billing import outbox
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
 
@@ -66,11 +67,19 @@ def refresh_revenue_rollups(now: datetime) -> int:
 
 def reconcile_recent(now: datetime) -> int:
     """Yesterday and today against Stripe, report only (healing is an admin's decision): any
-    discrepancy writes a `reconciliation.discrepancies` audit entry, the alert. How many found."""
+    discrepancy writes a `reconciliation.discrepancies` audit entry and raises an alert on the
+    admin dashboard pointing at /admin/reconciliation. How many found."""
     start, end = reconciliation.day_range(now.date() - timedelta(days=1), now.date())
     with session_scope() as session:
         report = reconciliation.reconcile(session, start=start, end=end, actor="system", now=now)
+        analytics.reconciliation_found(session, discrepancies=len(report.discrepancies), first_day=start.date(),
+                                       last_day=(end - timedelta(days=1)).date(), now=now)
     if not report.clean:
         logger.warning("reconciliation found %s discrepancies between %s and %s", len(report.discrepancies),
                        start.date(), end.date())
     return len(report.discrepancies)
+
+
+def send_queued_mail(now: datetime) -> int:
+    """The email outbox: receipts, invoices, dunning notices, refunds (billing/outbox.py)."""
+    return outbox.send_due(now, session_scope=session_scope)

@@ -5,6 +5,7 @@ from billing_portal.models.audit import AuditEntry
 from billing_portal.models.catalog import CreditPack, Interval, MeteredPrice, Plan, Price
 from billing_portal.models.credits import CreditLedgerEntry
 from billing_portal.models.customers import Customer
+from billing_portal.models.email import OutboxEmail
 from billing_portal.models.files import StoredFile
 from billing_portal.models.invoices import Invoice, InvoiceLine, InvoiceNumberSequence, InvoiceStatus
 from billing_portal.models.payments import Payment, PaymentStatus, Refund, RefundStatus
@@ -25,4 +26,5 @@ __all__ = [
     "RefundRequest", "RefundRequestStatus",
     "ApiKey", "MeteredPrice",
     "RiskAssessment", "RiskDecision",
+    "OutboxEmail",
 ]

@@ -1,6 +1,6 @@
 """/admin/customers: search by email, name or company (paged on the server); a customer's
 subscriptions, invoices, payments, files and audit trail; change plan, cancel, grant credits,
-record a manual payment. Resending an invoice waits for email (not built yet)."""
+record a manual payment, resend an invoice by email (its PDF attached)."""
 
 import reflex as rx
 
@@ -99,6 +99,14 @@ def _actions() -> rx.Component:
                 _field("Open invoice number", "invoice_number", placeholder="INV-2026-000012", required=True),
                 _field("Received from (who, how, when)", "received_from", required=True),
                 _field("Why by hand", "payment-reason", required=True)),
+        _action("Resend an invoice", S.resend_invoice, "Resend invoice",
+                rx.select.root(rx.select.trigger(placeholder="Invoice", width="100%", aria_label="Invoice to resend",
+                                                 id="cu-resend-invoice"),
+                               rx.select.content(rx.foreach(S.d_invoice_options,
+                                                            lambda o: rx.select.item(o.label, value=o.value))),
+                               name="invoice_id", size="2"),
+                rx.text("Sent to ", rx.cond(S.d_email != "", S.d_email, "the customer's sign-in address"),
+                        " with the PDF attached.", size="1", color=rx.color("gray", 10))),
         columns=rx.breakpoints(initial="1", md="2"),
         spacing="3",
         width="100%",
@@ -126,6 +134,7 @@ def _detail() -> rx.Component:
             _lines("Payments (latest 20)", S.d_payments, "None."),
             _lines("Files (latest 20)", S.d_files, "None."),
             _lines("Audit trail", S.d_audit, "No admin actions yet."),
+            _lines("Emails (latest 20)", S.d_emails, "None yet."),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="3",
             width="100%",

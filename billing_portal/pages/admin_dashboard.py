@@ -194,15 +194,28 @@ def _alert_row(row: AlertView) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(row.raised_label, white_space="nowrap", size="2")),
         rx.table.cell(rx.text(row.kind_label, weight="medium", size="2", white_space="nowrap")),
-        rx.table.cell(rx.badge(row.currency, variant="soft", radius="full")),
+        rx.table.cell(_currency(row)),
         rx.table.cell(rx.text(row.month_label, white_space="nowrap", size="2")),
-        rx.table.cell(rx.text(row.value, " (limit ", row.threshold, ")", white_space="nowrap", size="2")),
-        rx.table.cell(rx.text(row.message, size="2", min_width="200px")),
+        rx.table.cell(rx.text(row.value, _limit(row), white_space="nowrap", size="2")),
+        rx.table.cell(rx.vstack(rx.text(row.message, size="2", min_width="200px"), _act_link(row), spacing="1")),
         rx.table.cell(_acknowledge(row)),
         class_name="alert-row",
         data_alert=row.id,
         align="center",
     )
+
+
+def _currency(row: AlertView) -> rx.Component:
+    return rx.cond(row.currency != "", rx.badge(row.currency, variant="soft", radius="full"))
+
+
+def _limit(row: AlertView) -> rx.Component:
+    return rx.cond(row.threshold != "", rx.fragment(" (limit ", row.threshold, ")"))
+
+
+def _act_link(row: AlertView) -> rx.Component:
+    return rx.cond(row.link != "", rx.link("Open reconciliation", href=row.link, size="2", weight="medium",
+                                           class_name="alert-link"))
 
 
 def _acknowledge(row: AlertView) -> rx.Component:
@@ -220,12 +233,13 @@ def _alert_card(row: AlertView) -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.text(row.kind_label, weight="bold", size="2"),
-                rx.badge(row.currency, variant="soft", radius="full"),
+                _currency(row),
                 justify="between",
                 width="100%",
             ),
-            rx.text(row.month_label, " · ", row.value, " (limit ", row.threshold, ")", size="2"),
+            rx.text(row.month_label, " · ", row.value, _limit(row), size="2"),
             rx.text(row.message, size="2", color=rx.color("gray", 11)),
+            _act_link(row),
             _acknowledge(row),
             spacing="2",
             width="100%",
@@ -263,7 +277,8 @@ def _alerts() -> rx.Component:
             rx.cond(
                 AlertsState.loaded,
                 rx.card(rx.text("No open alerts. Thresholds are set by ALERT_PAYMENT_FAILURE_RATE, "
-                                "ALERT_PAYMENT_SUCCESS_RATE and ALERT_CHURN_RATE.", size="2"),
+                                "ALERT_PAYMENT_SUCCESS_RATE and ALERT_CHURN_RATE; the nightly reconciliation "
+                                "raises one when our books and Stripe's differ.", size="2"),
                         width="100%", id="alerts-empty"),
             ),
         ),
@@ -273,4 +288,5 @@ def _alerts() -> rx.Component:
 
 
 def alerts_page() -> rx.Component:
-    return admin_shell("Alerts", _alerts(), subtitle="Payment rates and churn that crossed their thresholds, per month.")
+    return admin_shell("Alerts", _alerts(), subtitle="Payment rates and churn that crossed their thresholds, per "
+                                                     "month, and differences with Stripe found each night.")

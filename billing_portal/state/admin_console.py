@@ -390,6 +390,8 @@ class CustomersAdminState(ConsoleState):
     d_files: list[str] = []
     d_audit: list[str] = []
     d_price_options: list[OptionView] = []
+    d_emails: list[str] = []
+    d_invoice_options: list[OptionView] = []
 
     def _reload(self, session, admin) -> None:
         rows, self.total = admin_console.customer_page(session, admin=admin, query=self.query, page=self.page,
@@ -406,6 +408,8 @@ class CustomersAdminState(ConsoleState):
         self.d_subscriptions, self.d_invoices, self.d_payments = list(d.subscriptions), list(d.invoices), list(d.payments)
         self.d_files, self.d_audit = list(d.files), list(d.audit)
         self.d_price_options = [OptionView(v, label) for v, label in d.price_options]
+        self.d_emails = list(d.emails)
+        self.d_invoice_options = [OptionView(v, label) for v, label in d.invoice_options]
 
     @rx.event
     def next_page(self):
@@ -474,3 +478,9 @@ class CustomersAdminState(ConsoleState):
             s, admin=a, customer_id=c, invoice_number=str(form.get("invoice_number", "")),
             received_from=str(form.get("received_from", "")), reason=str(form.get("reason", ""))),
             "Payment recorded.")
+
+    @rx.event
+    def resend_invoice(self, form: dict):
+        return self._act(lambda s, a, c: admin_console.resend_invoice(
+            s, admin=a, customer_id=c, invoice_id=_id(form.get("invoice_id", ""))),
+            "Invoice queued for sending; it shows under Emails.")

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import reflex as rx
 
 from billing_portal.billing import analytics
+from billing_portal.billing.analytics.alerts import RECONCILIATION, RECONCILIATION_ROUTE
 from billing_portal.billing.analytics.dashboard import CurrencyFigures
 from billing_portal.billing.analytics.mrr import add_month, month_start
 from billing_portal.billing.errors import DomainError
@@ -33,6 +34,7 @@ KIND_LABELS = {
     "payment_failure_rate": "Payment failure rate",
     "payment_success_rate": "Payment success rate",
     "churn_rate": "Churn",
+    "reconciliation": "Reconciliation",
 }
 
 
@@ -62,6 +64,7 @@ class AlertView:
     message: str = ""
     raised_label: str = ""
     acknowledged_label: str = ""
+    link: str = ""  # where to act on it (a reconciliation alert: /admin/reconciliation)
 
 
 def _pct(value) -> str:
@@ -91,11 +94,15 @@ def currency_view(f: CurrencyFigures, locale: str) -> CurrencyView:
 
 
 def alert_view(alert) -> AlertView:
+    daily = alert.kind == RECONCILIATION  # raised per day it ran, counting discrepancies, no currency
     return AlertView(
         id=str(alert.id), kind_label=KIND_LABELS.get(alert.kind, alert.kind), currency=alert.currency,
-        month_label=f"{alert.month:%B %Y}", value=f"{alert.value:.2f} %", threshold=f"{alert.threshold:.2f} %",
+        month_label=f"{alert.month:%d %B %Y}" if daily else f"{alert.month:%B %Y}",
+        value=f"{alert.value:.0f} found" if daily else f"{alert.value:.2f} %",
+        threshold="" if daily else f"{alert.threshold:.2f} %",  # any discrepancy counts: no limit to show
         message=alert.message, raised_label=f"{alert.created_at:%d %b %Y %H:%M}",
         acknowledged_label=f"{alert.acknowledged_at:%d %b %Y %H:%M}" if alert.acknowledged_at else "",
+        link=RECONCILIATION_ROUTE if daily else "",
     )
 
 

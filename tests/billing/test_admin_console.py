@@ -9,7 +9,7 @@ from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.admin_console import AuditFilters, EventFilters
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.invoices import DraftLine
-from billing_portal.models import AuditEntry, Invoice, Payment, Price, Role
+from billing_portal.models import AuditEntry, Invoice, OutboxEmail, Payment, Price, Role
 from tests.billing.test_webhooks import event, payment_intent
 from tests.support.builders import T0, make_customer, make_plan
 
@@ -136,9 +136,36 @@ def test_customers_get_nothing(session, admin, customer):
         lambda: admin_console.customer_page(session, admin=user, query="", page=1, per_page=5),
         lambda: admin_console.customer_detail(session, admin=user, customer_id=customer.id),
         lambda: admin_console.grant_credits(session, admin=user, customer_id=customer.id, amount="5", reason="me"),
+        lambda: admin_console.resend_invoice(session, admin=user, customer_id=customer.id, invoice_id=draft.id),
     ]
     for call in calls:
         with pytest.raises(NotFound):
             call()
     assert credits.balance(session, customer.id) == 0
     assert session.exec(select(func.count()).select_from(AuditEntry)).one() == 0
+
+
+def test_resending_an_invoice_queues_a_new_message_each_time_audited_with_who(session, admin, customer):
+    draft = invoices.create_draft(session, customer_id=customer.id, currency="USD", lines=[DraftLine("Pro", 1500)])
+    invoice = invoices.finalize(session, draft.id, now=T0)
+    other = make_customer(session, "bob@example.com")
+    others = invoices.finalize(session, invoices.create_draft(session, customer_id=other.id, currency="USD",
+                                                              lines=[DraftLine("Pro", 900)]).id)
+    new_draft = invoices.create_draft(session, customer_id=customer.id, currency="USD", lines=[DraftLine("x", 5)])
+    for wrong in (others.id, new_draft.id, 999_999):
+        with pytest.raises(DomainError, match="issued invoices"):
+            admin_console.resend_invoice(session, admin=admin, customer_id=customer.id, invoice_id=wrong)
+    admin_console.resend_invoice(session, admin=admin, customer_id=customer.id, invoice_id=invoice.id)
+    admin_console.resend_invoice(session, admin=admin, customer_id=customer.id, invoice_id=invoice.id)
+    sent = session.exec(select(OutboxEmail).where(OutboxEmail.invoice_id == invoice.id).order_by(OutboxEmail.id)).all()
+    entries = session.exec(select(AuditEntry).where(AuditEntry.action == "invoice.resent").order_by(AuditEntry.id)).all()
+    assert [m.idempotency_key for m in sent] == [
+        f"invoice:{invoice.id}", *(f"invoice:{invoice.id}:resend:{e.id}" for e in entries)]
+    assert [m.requested_by for m in sent] == [None, admin.user_id, admin.user_id]
+    assert all(m.attach_invoice_pdf and m.to_address == "ana@example.com" for m in sent)
+    assert [(e.actor_label, e.after) for e in entries] == [
+        ("root@example.com", {"invoice": invoice.number, "to": "ana@example.com"})] * 2
+    detail = admin_console.customer_detail(session, admin=admin, customer_id=customer.id)
+    assert detail.invoice_options[0] == (str(invoice.id), f"{invoice.number} · open · $15.00")
+    assert len(detail.emails) == 3 and detail.emails[0].endswith(f"queued · Invoice {invoice.number} for $15.00 "
+                                                                 f"· to ana@example.com")

@@ -1,12 +1,12 @@
 """Reconciliation against localstripe over HTTP, on SQLite and PostgreSQL: objects made directly at
 the stand-in that we never recorded, statuses a lost webhook never brought, and healing each."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import func, select
 
-from billing_portal.billing import checkout, invoices, payments, reconciliation
+from billing_portal.billing import analytics, checkout, invoices, payments, reconciliation
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.invoices import DraftLine
 from billing_portal.gateways.stripe_gateway import StripeGateway
@@ -153,3 +153,23 @@ def test_the_nightly_job_reports_what_it_finds_in_the_audit_log(session, paid):
     entry = session.exec(select(AuditEntry)).one()
     assert (entry.action, entry.actor_label, entry.after["kinds"]) == (
         "reconciliation.discrepancies", "system", {"missing_here": 1})
+    # ... and raises an alert on the admin dashboard, pointing at the reconciliation page.
+    [alert] = analytics.alerts_page(session, open_only=True)
+    today = utcnow().date()
+    assert (alert.kind, alert.currency, alert.month, alert.value) == ("reconciliation", "", today, 1)
+    assert alert.message == (f"1 discrepancy with Stripe for {today - timedelta(days=1)} to {today}: "
+                             "review and heal them at /admin/reconciliation")
+    assert analytics.dashboard(session, start=today, end=today).open_alerts == 1
+    # Running again the same night adds no second alert.
+    assert tasks.reconcile_recent(utcnow()) == 1
+    session.expire_all()
+    assert len(analytics.alerts_page(session, open_only=False)) == 1
+
+
+def test_a_clean_night_raises_no_alert(session, paid):
+    from billing_portal.jobs import tasks
+
+    session.commit()
+    assert tasks.reconcile_recent(utcnow()) == 0
+    session.expire_all()
+    assert analytics.alerts_page(session, open_only=False) == []

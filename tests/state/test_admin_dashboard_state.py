@@ -74,3 +74,17 @@ def test_acknowledging_from_the_alerts_page_is_audited(engine, admin_token, reve
         assert actions == ["analytics_alert.acknowledge"]
         assert analytics.dashboard(session, start=datetime(2026, 1, 1).date(), end=datetime(2026, 1, 31).date()).open_alerts == 1
         assert session.exec(select(AnalyticsAlert).where(AnalyticsAlert.acknowledged_at.is_not(None))).one().acknowledged_by
+
+
+def test_a_reconciliation_alert_is_listed_with_the_way_to_the_reconciliation_page(engine, admin_token):
+    night = datetime(2026, 3, 2, 3, tzinfo=UTC)
+    with session_scope() as session:
+        analytics.reconciliation_found(session, discrepancies=3, first_day=night.date().replace(day=1),
+                                       last_day=night.date(), now=night)
+    state = state_of(AlertsState, admin_token)
+    state.on_load()
+    [row] = state.rows
+    assert (row.kind_label, row.currency, row.month_label, row.value, row.threshold, row.link) == (
+        "Reconciliation", "", "02 March 2026", "3 found", "", "/admin/reconciliation")
+    assert row.message == ("3 discrepancies with Stripe for 2026-03-01 to 2026-03-02: "
+                           "review and heal them at /admin/reconciliation")

@@ -9,7 +9,7 @@ from sqlmodel import Session, func, select
 from billing_portal.billing import accounts, invoices, payments, refund_requests
 from billing_portal.billing.invoices import DraftLine
 from billing_portal.db import session_scope
-from billing_portal.models import AuditEntry, Customer, Refund, RefundRequest, Role
+from billing_portal.models import AuditEntry, Customer, OutboxEmail, Refund, RefundRequest, Role
 from billing_portal.state.admin import DENIED, OK, AdminState
 
 
@@ -115,6 +115,7 @@ def snapshot(engine) -> tuple:
             session.exec(select(func.count()).select_from(AuditEntry)).one(),
             [(r.status, r.refund_id) for r in session.exec(select(RefundRequest)).all()],
             session.exec(select(func.count()).select_from(Refund)).one(),
+            session.exec(select(func.count()).select_from(OutboxEmail)).one(),
         )
 
 

@@ -67,3 +67,18 @@ def redis() -> Iterator[StandIn]:
     """redis-server without persistence; `.url` is redis://127.0.0.1:PORT/0."""
     with stand_ins.start_redis() as handle:
         yield handle
+
+
+@pytest.fixture
+def mail_sink(monkeypatch, tmp_path):
+    """The sandbox's SMTP sink (aiosmtpd) on a free loopback port, SMTP_URL pointing at it;
+    `.received` lists what arrived, and each message is also saved under tmp_path/mail."""
+    from billing_portal.sandbox import mail_sink as sink_module
+    from billing_portal.settings import get_settings
+
+    sink = sink_module.MailSink(tmp_path / "mail")
+    port = stand_ins.free_port()
+    with sink_module.running(sink, port=port):
+        monkeypatch.setenv("SMTP_URL", f"smtp://127.0.0.1:{port}")
+        get_settings.cache_clear()
+        yield sink

@@ -31,8 +31,8 @@ Everything is read from rollup tables (models/analytics.py) that `rollups.refres
 date incrementally (the "revenue-rollups" job), so the dashboard never scans payments.
 """
 
-from billing_portal.billing.analytics.alerts import acknowledge, alerts_page
+from billing_portal.billing.analytics.alerts import acknowledge, alerts_page, reconciliation_found
 from billing_portal.billing.analytics.dashboard import Dashboard, dashboard
 from billing_portal.billing.analytics.rollups import refresh
 
-__all__ = ["Dashboard", "acknowledge", "alerts_page", "dashboard", "refresh"]
+__all__ = ["Dashboard", "acknowledge", "alerts_page", "dashboard", "reconciliation_found", "refresh"]

@@ -3,6 +3,10 @@ below ALERT_PAYMENT_SUCCESS_RATE, or its logo churn above ALERT_CHURN_RATE (perc
 
 Raised by the rollup job once per kind, currency and month (a unique key), kept until an admin
 acknowledges them; acknowledging is written to the audit log.
+
+The nightly reconciliation job raises the same kind of alert ("reconciliation") when our books and
+Stripe's differ: once per day it runs (its `month` column holds that day), no currency, the
+number of discrepancies as its value, pointing the admin at /admin/reconciliation.
 """
 
 from collections import defaultdict
@@ -22,6 +26,8 @@ from billing_portal.models.types import utcnow
 from billing_portal.settings import get_settings
 
 FAILURE, SUCCESS, CHURN = "payment_failure_rate", "payment_success_rate", "churn_rate"
+RECONCILIATION = "reconciliation"
+RECONCILIATION_ROUTE = "/admin/reconciliation"
 
 
 def check_month(session: Session, month: date, now: datetime) -> int:
@@ -59,6 +65,24 @@ def check_month(session: Session, month: date, now: datetime) -> int:
         raised += 1
     session.flush()
     return raised
+
+
+def reconciliation_found(session: Session, *, discrepancies: int, first_day: date, last_day: date,
+                         now: datetime) -> bool:
+    """The nightly reconciliation found differences with Stripe: one alert for the day it ran
+    (False when that day has one already)."""
+    day = now.date()
+    if discrepancies <= 0 or queries.alert_exists(session, RECONCILIATION, "", day):
+        return False
+    plural = "discrepancy" if discrepancies == 1 else "discrepancies"
+    session.add(AnalyticsAlert(
+        kind=RECONCILIATION, currency="", month=day, value=Decimal(min(discrepancies, 999)), threshold=Decimal(0),
+        message=f"{discrepancies} {plural} with Stripe for {first_day:%Y-%m-%d} to {last_day:%Y-%m-%d}: "
+                f"review and heal them at {RECONCILIATION_ROUTE}",
+        created_at=now,
+    ))
+    session.flush()
+    return True
 
 
 def alerts_page(session: Session, *, open_only: bool = False, limit: int = 50, offset: int = 0) -> Sequence[AnalyticsAlert]:
