@@ -6,8 +6,6 @@ page showed and typed form values; billing/admin_console.py checks and applies t
 """
 
 import dataclasses
-import logging
-import math
 from collections.abc import Callable
 from datetime import date
 
@@ -15,69 +13,26 @@ import reflex as rx
 
 from billing_portal.billing import admin_console
 from billing_portal.billing.admin_console import AuditFilters, EventFilters
-from billing_portal.billing.errors import DomainError
 from billing_portal.billing.webhooks import STATUSES
-from billing_portal.db import session_scope
-from billing_portal.state.admin import AdminState
-from billing_portal.state.billing import UNEXPECTED
-
-logger = logging.getLogger(__name__)
+from billing_portal.state.admin import AdminPagedState, AdminState, row_id, string_view
+from billing_portal.state.billing import ALL
 
 PER_PAGE = 25
-ALL = "all"
-
-
-def _strings(row, view_type):
-    """A display dataclass from an engine row: same field names, every value a string."""
-    names = {f.name for f in dataclasses.fields(view_type)}
-    return view_type(**{k: str(v) for k, v in dataclasses.asdict(row).items() if k in names})
-
-
-def _id(text: str) -> int:
-    try:
-        return int(str(text))
-    except ValueError:
-        raise DomainError("Pick a row from the list.") from None
 
 
 class ConsoleState(AdminState):
     error: str = ""
     notice: str = ""
     loaded: bool = False
-    page: int = 1
-    total: int = 0
 
-    @rx.var
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / PER_PAGE))
-
-    def _as_admin(self, work: Callable, *, route: str | None = None, clear: bool = True):
-        """work(session, admin) for the signed-in admin; a DomainError becomes the page's error."""
+    def _as_admin(self, work: Callable, *, route: str | None = None, clear: bool = True, **options):
+        """AdminState._as_admin, clearing the last message first unless `clear` is False."""
         if clear:
             self.error = self.notice = ""
-        try:
-            with session_scope() as session:
-                admin = self._admin(session)
-                if admin is None:
-                    return self._turn_away(route) if route else None
-                return work(session, admin)
-        except DomainError as exc:
-            self.error = str(exc)
-        except Exception:
-            logger.exception("admin action failed")
-            self.error = UNEXPECTED
+        return super()._as_admin(work, route=route, **options)
 
     def _reload(self, session, admin) -> None:
         raise NotImplementedError
-
-    # Reflex runs an inherited handler on the parent's state, so each paged page declares its own
-    # next_page/previous_page, calling this.
-    def _turn_page(self, page: int):
-        def work(session, admin):
-            self.page = max(1, min(page, self.pages))
-            self._reload(session, admin)
-
-        return self._as_admin(work)
 
 
 # ---- webhooks
@@ -102,7 +57,7 @@ class TypeCountView:
     counts: str = ""  # "processed 3 · failed 1"
 
 
-class WebhooksAdminState(ConsoleState):
+class WebhooksAdminState(AdminPagedState, ConsoleState):
     type_filter: str = ALL
     status_filter: str = ALL
     rows: list[EventView] = []
@@ -114,20 +69,12 @@ class WebhooksAdminState(ConsoleState):
     def _reload(self, session, admin) -> None:
         filters = EventFilters(type="" if self.type_filter == ALL else self.type_filter,
                                status="" if self.status_filter == ALL else self.status_filter)
-        rows, self.total = admin_console.event_page(session, admin=admin, filters=filters, page=self.page,
-                                                    per_page=PER_PAGE)
-        self.rows = [_strings(r, EventView) for r in rows]
+        rows = self._page_of(lambda page, per_page: admin_console.event_page(
+            session, admin=admin, filters=filters, page=page, per_page=per_page), PER_PAGE)
+        self.rows = [string_view(r, EventView) for r in rows]
         self.types = [TypeCountView(t, " · ".join(f"{s} {n}" for s, n in sorted(c.items())))
                       for t, c in admin_console.event_types(session, admin=admin)]
         self.loaded = True
-
-    @rx.event
-    def next_page(self):
-        return self._turn_page(self.page + 1)
-
-    @rx.event
-    def previous_page(self):
-        return self._turn_page(self.page - 1)
 
     @rx.event
     def on_load(self):
@@ -157,7 +104,7 @@ class WebhooksAdminState(ConsoleState):
     @rx.event
     def show_payload(self, event_id: str):
         def work(session, admin):
-            self.payload = admin_console.event_payload(session, admin=admin, event_id=_id(event_id))
+            self.payload = admin_console.event_payload(session, admin=admin, event_id=row_id(event_id))
             self.payload_id = event_id
 
         return self._as_admin(work)
@@ -171,16 +118,12 @@ class WebhooksAdminState(ConsoleState):
 
     @rx.event
     def replay(self, event_id: str):
-        self.replaying = True
-        yield
-
         def work(session, admin):
-            row = admin_console.replay_event(session, admin=admin, event_id=_id(event_id))
+            row = admin_console.replay_event(session, admin=admin, event_id=row_id(event_id))
             self._reload(session, admin)
             self.notice = f"{row.stripe_event_id} replayed: {row.status}" + (f" ({row.last_error})" if row.last_error else ".")
 
-        self._as_admin(work)
-        self.replaying = False
+        yield from self._busy("replaying", work)
 
 
 # ---- catalog
@@ -240,7 +183,7 @@ class CatalogAdminState(ConsoleState):
     def create_price(self, form: dict):
         def work(session, admin):
             price = admin_console.create_price(
-                session, admin=admin, plan_id=_id(form.get("plan_id", "")), currency=str(form.get("currency", "")),
+                session, admin=admin, plan_id=row_id(form.get("plan_id", "")), currency=str(form.get("currency", "")),
                 period=str(form.get("period", "")), amount=str(form.get("amount", "")),
                 trial_days=str(form.get("trial_days", "") or "0"))
             self._reload(session, admin)
@@ -251,7 +194,7 @@ class CatalogAdminState(ConsoleState):
     @rx.event
     def archive_plan(self, plan_id: str):
         def work(session, admin):
-            plan = admin_console.archive_plan(session, admin=admin, plan_id=_id(plan_id))
+            plan = admin_console.archive_plan(session, admin=admin, plan_id=row_id(plan_id))
             self._reload(session, admin)
             self.notice = f"Plan {plan.name} archived: no new subscriptions; current ones keep it."
 
@@ -260,7 +203,7 @@ class CatalogAdminState(ConsoleState):
     @rx.event
     def archive_price(self, price_id: str):
         def work(session, admin):
-            price = admin_console.archive_price(session, admin=admin, price_id=_id(price_id))
+            price = admin_console.archive_price(session, admin=admin, price_id=row_id(price_id))
             self._reload(session, admin)
             self.notice = f"Price {price.id} archived."
 
@@ -280,7 +223,7 @@ class AuditView:
     change: str = ""
 
 
-class AuditAdminState(ConsoleState):
+class AuditAdminState(AdminPagedState, ConsoleState):
     rows: list[AuditView] = []
     f_actor: str = ""
     f_action: str = ""
@@ -298,18 +241,10 @@ class AuditAdminState(ConsoleState):
         return AuditFilters(self.f_actor, self.f_action, self.f_subject_type, self.f_subject_id, self.f_from, self.f_to)
 
     def _reload(self, session, admin) -> None:
-        rows, self.total = admin_console.audit_page(session, admin=admin, filters=self._filters(), page=self.page,
-                                                    per_page=PER_PAGE)
-        self.rows = [_strings(r, AuditView) for r in rows]
+        rows = self._page_of(lambda page, per_page: admin_console.audit_page(
+            session, admin=admin, filters=self._filters(), page=page, per_page=per_page), PER_PAGE)
+        self.rows = [string_view(r, AuditView) for r in rows]
         self.loaded = True
-
-    @rx.event
-    def next_page(self):
-        return self._turn_page(self.page + 1)
-
-    @rx.event
-    def previous_page(self):
-        return self._turn_page(self.page - 1)
 
     @rx.event
     def on_load(self):
@@ -337,17 +272,11 @@ class AuditAdminState(ConsoleState):
 
     @rx.event
     def export_csv(self):
-        self.exporting = True
-        yield
-
         def work(session, admin):
             text = "".join(admin_console.audit_csv_lines(session, admin=admin, filters=self._filters()))
             return rx.download(data=text, filename=f"audit-log-{date.today().isoformat()}.csv", mime_type="text/csv")
 
-        download = self._as_admin(work)
-        self.exporting = False
-        if download is not None:
-            yield download
+        yield from self._busy("exporting", work)
 
 
 # ---- customers
@@ -370,7 +299,7 @@ class OptionView:
     label: str = ""
 
 
-class CustomersAdminState(ConsoleState):
+class CustomersAdminState(AdminPagedState, ConsoleState):
     query: str = ""
     rows: list[CustomerView] = []
     detail_id: str = ""
@@ -394,9 +323,9 @@ class CustomersAdminState(ConsoleState):
     d_invoice_options: list[OptionView] = []
 
     def _reload(self, session, admin) -> None:
-        rows, self.total = admin_console.customer_page(session, admin=admin, query=self.query, page=self.page,
-                                                       per_page=PER_PAGE)
-        self.rows = [_strings(r, CustomerView) for r in rows]
+        rows = self._page_of(lambda page, per_page: admin_console.customer_page(
+            session, admin=admin, query=self.query, page=page, per_page=per_page), PER_PAGE)
+        self.rows = [string_view(r, CustomerView) for r in rows]
         self.loaded = True
 
     def _show(self, session, admin, customer_id: int) -> None:
@@ -410,14 +339,6 @@ class CustomersAdminState(ConsoleState):
         self.d_price_options = [OptionView(v, label) for v, label in d.price_options]
         self.d_emails = list(d.emails)
         self.d_invoice_options = [OptionView(v, label) for v, label in d.invoice_options]
-
-    @rx.event
-    def next_page(self):
-        return self._turn_page(self.page + 1)
-
-    @rx.event
-    def previous_page(self):
-        return self._turn_page(self.page - 1)
 
     @rx.event
     def on_load(self):
@@ -434,7 +355,7 @@ class CustomersAdminState(ConsoleState):
 
     @rx.event
     def open_customer(self, customer_id: str):
-        return self._as_admin(lambda session, admin: self._show(session, admin, _id(customer_id)))
+        return self._as_admin(lambda session, admin: self._show(session, admin, row_id(customer_id)))
 
     @rx.event
     def back_to_list(self):
@@ -447,7 +368,7 @@ class CustomersAdminState(ConsoleState):
     def _act(self, action: Callable, done: str):
         """One action on the open customer, then the detail again."""
         def work(session, admin):
-            customer_id = _id(self.detail_id)
+            customer_id = row_id(self.detail_id)
             action(session, admin, customer_id)
             self._show(session, admin, customer_id)
             self.notice = done
@@ -457,7 +378,7 @@ class CustomersAdminState(ConsoleState):
     @rx.event
     def change_plan(self, form: dict):
         return self._act(lambda s, a, c: admin_console.change_plan(s, admin=a, customer_id=c,
-                                                                   price_id=_id(form.get("price_id", ""))),
+                                                                   price_id=row_id(form.get("price_id", ""))),
                          "Plan changed.")
 
     @rx.event
@@ -482,5 +403,5 @@ class CustomersAdminState(ConsoleState):
     @rx.event
     def resend_invoice(self, form: dict):
         return self._act(lambda s, a, c: admin_console.resend_invoice(
-            s, admin=a, customer_id=c, invoice_id=_id(form.get("invoice_id", ""))),
+            s, admin=a, customer_id=c, invoice_id=row_id(form.get("invoice_id", ""))),
             "Invoice queued for sending; it shows under Emails.")

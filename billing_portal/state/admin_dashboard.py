@@ -6,7 +6,6 @@ the rollups by billing/analytics/ and kept here as display strings and four smal
 """
 
 import dataclasses
-import logging
 from datetime import date, timedelta
 
 import plotly.graph_objects as go
@@ -19,16 +18,12 @@ from billing_portal.billing.analytics.mrr import add_month, month_start
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.money import format_money
 from billing_portal.components import revenue_charts
-from billing_portal.db import session_scope
 from billing_portal.models.types import utcnow
 from billing_portal.state.admin import AdminState
-
-logger = logging.getLogger(__name__)
 
 ROUTE = "/admin"
 ALERTS_ROUTE = "/admin/alerts"
 ALERTS_PER_PAGE = 50
-UNEXPECTED = "Something went wrong on our side. Reload the page and try again."
 PRESETS = ("30d", "12m", "ytd")
 KIND_LABELS = {
     "payment_failure_rate": "Payment failure rate",
@@ -114,12 +109,6 @@ def preset_range(name: str, today: date) -> tuple[date, date]:
     return add_month(month_start(today), -11), today  # the last 12 months, this one included
 
 
-def _is_admin(state: AdminState) -> bool:
-    """The server's role check for handlers that read nothing else before deciding."""
-    with session_scope() as session:
-        return state._admin(session) is not None
-
-
 def _figure() -> go.Figure:
     return go.Figure()
 
@@ -138,16 +127,9 @@ class DashboardState(AdminState):
     loaded: bool = False
     error: str = ""
 
-    def _load(self, start: date, end: date, currency: str):
-        with session_scope() as session:
-            admin = self._admin(session)
-            if admin is None:
-                return self._turn_away(ROUTE)
-            try:
-                board = analytics.dashboard(session, start=start, end=end)
-            except DomainError as exc:
-                self.error = str(exc)
-                return None
+    def _fill(self, session, admin, start: date, end: date, currency: str) -> None:
+        """The figures and charts of [start, end], charts in `currency` when it has figures."""
+        board = analytics.dashboard(session, start=start, end=end)
         locale = admin.locale
         self.start_date, self.end_date = start.isoformat(), end.isoformat()
         self.currencies = [currency_view(f, locale) for f in board.currencies]
@@ -158,53 +140,41 @@ class DashboardState(AdminState):
         self.movements_figure = revenue_charts.movements_chart(board, self.chart_currency, locale)
         self.plan_figure = revenue_charts.plan_chart(board, self.chart_currency, locale)
         self.currency_figure = revenue_charts.currency_chart(board, locale)
-        self.error = ""
         self.loaded = True
-        return None
 
-    def _safe_load(self, start: date, end: date, currency: str):
-        try:
-            return self._load(start, end, currency)
-        except Exception:
-            logger.exception("revenue dashboard failed")
-            self.error = UNEXPECTED
-            return None
+    def _show(self, dates, currency: str):
+        """dates() -> (start, end), read once the admin is checked; a DomainError is the page's error."""
+        self.error = ""
+        return self._as_admin(lambda session, admin: self._fill(session, admin, *dates(), currency), route=ROUTE)
 
     @rx.event
     def on_load(self):
         self.loaded = False
-        self.error = ""
-        start, end = preset_range("12m", utcnow().date())
-        return self._safe_load(start, end, "")
+        return self._show(lambda: preset_range("12m", utcnow().date()), "")
 
     @rx.event
     def apply_range(self, form: dict[str, str]):
-        if not _is_admin(self):
-            return self._turn_away(ROUTE)
-        try:
-            start = date.fromisoformat(str(form.get("start", "")))
-            end = date.fromisoformat(str(form.get("end", "")))
-        except ValueError:
-            self.error = "Pick a start and an end date."
-            return None
-        return self._safe_load(start, end, self.chart_currency)
+        def dates():
+            try:
+                return date.fromisoformat(str(form.get("start", ""))), date.fromisoformat(str(form.get("end", "")))
+            except ValueError:
+                raise DomainError("Pick a start and an end date.") from None
+
+        return self._show(dates, self.chart_currency)
 
     @rx.event
     def apply_preset(self, name: str):
-        if not _is_admin(self):
-            return self._turn_away(ROUTE)
-        start, end = preset_range(name if name in PRESETS else "12m", utcnow().date())
-        return self._safe_load(start, end, self.chart_currency)
+        return self._show(lambda: preset_range(name if name in PRESETS else "12m", utcnow().date()), self.chart_currency)
 
     @rx.event
     def set_chart_currency(self, currency: str):
-        if not _is_admin(self):
-            return self._turn_away(ROUTE)
-        try:
-            start, end = date.fromisoformat(self.start_date), date.fromisoformat(self.end_date)
-        except ValueError:
-            start, end = preset_range("12m", utcnow().date())
-        return self._safe_load(start, end, str(currency))
+        def dates():
+            try:
+                return date.fromisoformat(self.start_date), date.fromisoformat(self.end_date)
+            except ValueError:
+                return preset_range("12m", utcnow().date())
+
+        return self._show(dates, str(currency))
 
 
 class AlertsState(AdminState):
@@ -214,48 +184,34 @@ class AlertsState(AdminState):
     error: str = ""
     notice: str = ""
 
-    def _reload(self, session) -> None:
+    def _reload(self, session, admin) -> None:
         alerts = analytics.alerts_page(session, open_only=not self.show_all, limit=ALERTS_PER_PAGE)
         self.rows = [alert_view(alert) for alert in alerts]
         self.loaded = True
-
-    def _run(self, action=None):
-        try:
-            with session_scope() as session:
-                admin = self._admin(session)
-                if admin is None:
-                    return self._turn_away(ALERTS_ROUTE)
-                if action is not None:
-                    action(session, admin)
-                self._reload(session)
-        except DomainError as exc:
-            self.error = str(exc)
-        except Exception:
-            logger.exception("alerts page failed")
-            self.error = UNEXPECTED
-        return None
 
     @rx.event
     def on_load(self):
         self.loaded = False
         self.error = self.notice = ""
-        return self._run()
+        return self._as_admin(self._reload, route=ALERTS_ROUTE)
 
     @rx.event
     def set_show_all(self, value: bool):
-        if not _is_admin(self):
-            return self._turn_away(ALERTS_ROUTE)
-        self.show_all = bool(value)
+        def work(session, admin):
+            self.show_all = bool(value)
+            self._reload(session, admin)
+
         self.notice = ""
-        return self._run()
+        return self._as_admin(work, route=ALERTS_ROUTE)
 
     @rx.event
     def acknowledge(self, alert_id: str):
-        def act(session, admin):
+        def work(session, admin):
             if not str(alert_id).isdigit():
                 raise DomainError("No such alert.")
             alert = analytics.acknowledge(session, int(alert_id), actor=admin)
             self.notice = f"Acknowledged: {alert.message}."
+            self._reload(session, admin)
 
         self.error = ""
-        return self._run(act)
+        return self._as_admin(work, route=ALERTS_ROUTE)

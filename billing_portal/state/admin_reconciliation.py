@@ -5,19 +5,14 @@ whether to heal; the comparison runs on the server (billing/reconciliation.py) a
 """
 
 import dataclasses
-import logging
 from datetime import date, timedelta
 
 import reflex as rx
 
 from billing_portal.billing import reconciliation
 from billing_portal.billing.errors import DomainError
-from billing_portal.db import session_scope
 from billing_portal.models.types import utcnow
 from billing_portal.state.admin import AdminState
-from billing_portal.state.billing import UNEXPECTED
-
-logger = logging.getLogger(__name__)
 
 ROUTE = "/admin/reconciliation"
 
@@ -65,26 +60,20 @@ class ReconciliationAdminState(AdminState):
         self.error = self.summary = ""
         self.ran = self.clean = False
         self.rows = []
-        with session_scope() as session:
-            if self._admin(session) is None:
-                return self._turn_away(ROUTE)
-        today = utcnow().date()
-        self.default_from, self.default_to = (today - timedelta(days=1)).isoformat(), today.isoformat()
+
+        def work(session, admin):
+            today = utcnow().date()
+            self.default_from, self.default_to = (today - timedelta(days=1)).isoformat(), today.isoformat()
+
+        return self._as_admin(work, route=ROUTE)
 
     @rx.event
     def run(self, form: dict[str, str]):
-        self.error = ""
-        self.running = True
-        yield
-        try:
-            with session_scope() as session:
-                admin = self._admin(session)
-                if admin is None:
-                    return
-                first, last = _day(form.get("from", ""), "start"), _day(form.get("to", ""), "end")
-                start, end = reconciliation.day_range(first, last)
-                report = reconciliation.reconcile(session, start=start, end=end, actor=admin,
-                                                  heal=form.get("heal") in ("on", "true", True))
+        def work(session, admin):
+            first, last = _day(form.get("from", ""), "start"), _day(form.get("to", ""), "end")
+            start, end = reconciliation.day_range(first, last)
+            report = reconciliation.reconcile(session, start=start, end=end, actor=admin,
+                                              heal=form.get("heal") in ("on", "true", True))
             self.default_from, self.default_to = first.isoformat(), last.isoformat()
             self.rows = [discrepancy_view(d) for d in report.discrepancies]
             self.clean, self.ran = report.clean, True
@@ -92,10 +81,6 @@ class ReconciliationAdminState(AdminState):
                 f"{first} to {last}: {report.payments_checked} payments and {report.refunds_checked} refunds "
                 f"checked, {len(report.discrepancies)} discrepancies, {report.healed} healed."
             )
-        except DomainError as exc:
-            self.error = str(exc)
-        except Exception:
-            logger.exception("reconciliation failed")
-            self.error = UNEXPECTED
-        finally:
-            self.running = False
+
+        self.error = ""
+        yield from self._busy("running", work)

@@ -6,18 +6,11 @@ server by billing/refund_decisions.py.
 """
 
 import dataclasses
-import logging
-import math
 
 import reflex as rx
 
 from billing_portal.billing import refund_decisions
-from billing_portal.billing.errors import DomainError
-from billing_portal.db import session_scope
-from billing_portal.state.admin import AdminState
-from billing_portal.state.billing import UNEXPECTED
-
-logger = logging.getLogger(__name__)
+from billing_portal.state.admin import AdminPagedState, AdminState, row_id, string_view
 
 ROUTE = "/admin/refunds"
 PER_PAGE = 20
@@ -39,16 +32,9 @@ class RequestView:
     decision_reason: str = ""
 
 
-def request_view(row: refund_decisions.RequestRow) -> RequestView:
-    fields = {f.name for f in dataclasses.fields(RequestView)}
-    return RequestView(**{k: str(v) for k, v in dataclasses.asdict(row).items() if k in fields})
-
-
-class RefundsAdminState(AdminState):
+class RefundsAdminState(AdminPagedState, AdminState):
     status_filter: str = "requested"
     rows: list[RequestView] = []
-    total: int = 0
-    page: int = 1
     loaded: bool = False
     error: str = ""
     notice: str = ""
@@ -59,35 +45,14 @@ class RefundsAdminState(AdminState):
     deciding: bool = False
 
     @rx.var
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / PER_PAGE))
-
-    @rx.var
     def deciding_row(self) -> RequestView:
         return next((row for row in self.rows if row.id == self.deciding_id), RequestView())
 
     def _reload(self, session, admin) -> None:
-        rows, self.total = refund_decisions.request_page(
-            session, admin=admin, status=self.status_filter, page=self.page, per_page=PER_PAGE
-        )
-        if not rows and self.page > 1:
-            self.page = 1
-            rows, self.total = refund_decisions.request_page(
-                session, admin=admin, status=self.status_filter, page=1, per_page=PER_PAGE
-            )
-        self.rows = [request_view(row) for row in rows]
+        rows = self._page_of(lambda page, per_page: refund_decisions.request_page(
+            session, admin=admin, status=self.status_filter, page=page, per_page=per_page), PER_PAGE)
+        self.rows = [string_view(row, RequestView) for row in rows]
         self.loaded = True
-
-    def _load(self):
-        try:
-            with session_scope() as session:
-                admin = self._admin(session)
-                if admin is None:
-                    return self._turn_away(ROUTE)
-                self._reload(session, admin)
-        except Exception:
-            logger.exception("refund requests failed")
-            self.error = UNEXPECTED
 
     @rx.event
     def on_load(self):
@@ -95,74 +60,48 @@ class RefundsAdminState(AdminState):
         self.loaded = False
         self.page = 1
         self.deciding_id = self.decision = ""
-        return self._load()
+        return self._as_admin(self._reload, route=ROUTE)
 
     @rx.event
     def set_status_filter(self, value: str | list[str]):
         self.status_filter = value if value in refund_decisions.STATUS_FILTERS else "requested"
         self.page = 1
         self.notice = ""
-        return self._load()
-
-    @rx.event
-    def next_page(self):
-        self.page += 1
-        return self._load()
-
-    @rx.event
-    def previous_page(self):
-        self.page = max(1, self.page - 1)
-        return self._load()
+        return self._as_admin(self._reload)
 
     @rx.event
     def open_decision(self, request_id: str, decision: str):
-        with session_scope() as session:
-            if self._admin(session) is None:
-                return
-        if decision not in ("approve", "reject") or request_id not in {row.id for row in self.rows}:
-            return
-        self.deciding_id, self.decision, self.dialog_error = request_id, decision, ""
+        def work(session, admin):
+            if decision in ("approve", "reject") and request_id in {row.id for row in self.rows}:
+                self.deciding_id, self.decision, self.dialog_error = request_id, decision, ""
+
+        return self._as_admin(work)
 
     @rx.event
     def close_decision(self, _open: bool = False):
-        with session_scope() as session:
-            if self._admin(session) is None:
-                return
-        if not self.deciding:
-            self.deciding_id = self.decision = self.dialog_error = ""
+        def work(session, admin):
+            if not self.deciding:
+                self.deciding_id = self.decision = self.dialog_error = ""
+
+        return self._as_admin(work)
 
     @rx.event
     def decide(self, form: dict[str, str]):
         """Approve or reject the request in the dialog with the typed amount / reason."""
-        self.dialog_error = self.notice = ""
-        self.deciding = True
-        yield
-        try:
-            with session_scope() as session:
-                admin = self._admin(session)
-                if admin is None:
-                    return
-                request_id = int(self.deciding_id)
-                if self.decision == "approve":
-                    refund_decisions.approve(
-                        session, request_id=request_id, admin=admin, amount=str(form.get("amount", "")),
-                        note=str(form.get("reason", "")),
-                    )
-                    notice = f"Refund request {request_id} approved: the money is on its way back."
-                elif self.decision == "reject":
-                    refund_decisions.reject(
-                        session, request_id=request_id, admin=admin, reason=str(form.get("reason", ""))
-                    )
-                    notice = f"Refund request {request_id} rejected."
-                else:
-                    return
-                self._reload(session, admin)
+        def work(session, admin):
+            request_id = row_id(self.deciding_id)
+            if self.decision == "approve":
+                refund_decisions.approve(session, request_id=request_id, admin=admin,
+                                         amount=str(form.get("amount", "")), note=str(form.get("reason", "")))
+                notice = f"Refund request {request_id} approved: the money is on its way back."
+            elif self.decision == "reject":
+                refund_decisions.reject(session, request_id=request_id, admin=admin, reason=str(form.get("reason", "")))
+                notice = f"Refund request {request_id} rejected."
+            else:
+                return
+            self._reload(session, admin)
             self.deciding_id = self.decision = ""
             self.notice = notice
-        except (DomainError, ValueError) as exc:
-            self.dialog_error = str(exc) if isinstance(exc, DomainError) else "Pick a request from the list."
-        except Exception:
-            logger.exception("refund decision failed")
-            self.dialog_error = UNEXPECTED
-        finally:
-            self.deciding = False
+
+        self.dialog_error = self.notice = ""
+        yield from self._busy("deciding", work, error="dialog_error")

@@ -7,18 +7,11 @@ the server, and the clearing is audited.
 """
 
 import dataclasses
-import logging
-import math
 
 import reflex as rx
 
 from billing_portal.billing import fraud
-from billing_portal.billing.errors import DomainError
-from billing_portal.db import session_scope
-from billing_portal.state.admin import AdminState
-from billing_portal.state.billing import UNEXPECTED
-
-logger = logging.getLogger(__name__)
+from billing_portal.state.admin import AdminPagedState, AdminState, row_id
 
 ROUTE = "/admin/risk"
 PER_PAGE = 20
@@ -49,11 +42,9 @@ def assessment_view(row: fraud.AssessmentRow) -> AssessmentView:
     return AssessmentView(**{**dataclasses.asdict(row), "id": str(row.id), "signals": list(row.signals)})
 
 
-class RiskAdminState(AdminState):
+class RiskAdminState(AdminPagedState, AdminState):
     status_filter: str = "flagged"
     rows: list[AssessmentView] = []
-    total: int = 0
-    page: int = 1
     loaded: bool = False
     error: str = ""
     notice: str = ""
@@ -63,94 +54,54 @@ class RiskAdminState(AdminState):
     clearing: bool = False
 
     @rx.var
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / PER_PAGE))
-
-    @rx.var
     def selected_row(self) -> AssessmentView:
         return next((row for row in self.rows if row.id == self.selected_id), AssessmentView())
 
-    def _fill(self, session, admin) -> None:
-        rows, self.total = fraud.assessment_page(session, admin=admin, status=self.status_filter, page=self.page,
-                                                 per_page=PER_PAGE)
-        if not rows and self.page > 1:  # the last row of the last page went away
-            self.page = 1
-            rows, self.total = fraud.assessment_page(session, admin=admin, status=self.status_filter, page=1,
-                                                     per_page=PER_PAGE)
+    def _reload(self, session, admin) -> None:
+        rows = self._page_of(lambda page, per_page: fraud.assessment_page(
+            session, admin=admin, status=self.status_filter, page=page, per_page=per_page), PER_PAGE)
         self.rows = [assessment_view(row) for row in rows]
         self.loaded = True
-
-    def _load(self):
-        try:
-            with session_scope() as session:
-                admin = self._admin(session)
-                if admin is None:
-                    return self._turn_away(ROUTE)
-                self._fill(session, admin)
-        except Exception:
-            logger.exception("risk assessments failed")
-            self.error = UNEXPECTED
 
     @rx.event
     def on_load(self):
         self.error = self.notice = self.selected_id = ""
         self.loaded = False
         self.page = 1
-        return self._load()
+        return self._as_admin(self._reload, route=ROUTE)
 
     @rx.event
     def set_status_filter(self, value: str | list[str]):
         self.status_filter = value if value in fraud.STATUS_FILTERS else "flagged"
         self.page = 1
         self.notice = ""
-        return self._load()
-
-    @rx.event
-    def next_page(self):
-        self.page += 1
-        return self._load()
-
-    @rx.event
-    def previous_page(self):
-        self.page = max(1, self.page - 1)
-        return self._load()
+        return self._as_admin(self._reload)
 
     @rx.event
     def open_clear(self, assessment_id: str):
-        with session_scope() as session:
-            if self._admin(session) is None:
-                return
-        if any(row.id == assessment_id and row.can_clear for row in self.rows):
-            self.selected_id, self.dialog_error = assessment_id, ""
+        def work(session, admin):
+            if any(row.id == assessment_id and row.can_clear for row in self.rows):
+                self.selected_id, self.dialog_error = assessment_id, ""
+
+        return self._as_admin(work)
 
     @rx.event
     def close_clear(self, _open: bool = False):
-        with session_scope() as session:
-            if self._admin(session) is None:
-                return
-        if not self.clearing:
-            self.selected_id = self.dialog_error = ""
+        def work(session, admin):
+            if not self.clearing:
+                self.selected_id = self.dialog_error = ""
+
+        return self._as_admin(work)
 
     @rx.event
     def clear_flag(self, form: dict[str, str]):
         """Clear the flag of the row in the dialog, with the typed note."""
-        self.dialog_error = self.notice = ""
-        self.clearing = True
-        yield
-        try:
-            with session_scope() as session:
-                admin = self._admin(session)
-                if admin is None:
-                    return
-                assessment_id = int(self.selected_id)
-                fraud.clear_flag(session, admin=admin, assessment_id=assessment_id, note=str(form.get("note", "")))
-                self._fill(session, admin)
+        def work(session, admin):
+            assessment_id = row_id(self.selected_id)
+            fraud.clear_flag(session, admin=admin, assessment_id=assessment_id, note=str(form.get("note", "")))
+            self._reload(session, admin)
             self.selected_id = ""
             self.notice = f"Flag {assessment_id} cleared."
-        except (DomainError, ValueError) as exc:
-            self.dialog_error = str(exc) if isinstance(exc, DomainError) else "Pick a flagged payment from the list."
-        except Exception:
-            logger.exception("clearing a risk flag failed")
-            self.dialog_error = UNEXPECTED
-        finally:
-            self.clearing = False
+
+        self.dialog_error = self.notice = ""
+        yield from self._busy("clearing", work, error="dialog_error")
