@@ -1,6 +1,8 @@
 """The admin console's frame: section tabs, a heading, and the body only once the server has said
 the signed-in user is an admin (a customer sees the denial, never the body)."""
 
+import json
+
 import reflex as rx
 
 from billing_portal.components.billing import labelled, loading_block
@@ -65,9 +67,41 @@ def admin_shell(title: str, content: rx.Component, *, subtitle: str = "", active
     )
 
 
-def admin_table(headers: list[str], rows, render_row, *, table_id: str) -> rx.Component:
-    """One page of rows in a table that scrolls sideways on a phone rather than squeezing."""
-    return rx.box(
+# Below this width (Reflex's md breakpoint) a table's rows become cards: no page scrolls sideways on a phone.
+CARDS_BELOW = "@media screen and (max-width: 47.99em)"
+
+
+def _card_rows(headers: list[str]) -> dict:
+    """The CSS turning each row into a card: one line per cell, its column's name on the left
+    (empty for a column of buttons, which then takes the whole line)."""
+    labels = {
+        f"& td:nth-child({n})": {"display": "block", "padding_top": "8px"} if not header else {
+            "&::before": {"content": json.dumps(header, ensure_ascii=False), "color": "var(--gray-11)",
+                          "font_size": "var(--font-size-1)", "font_weight": "500"},
+        }
+        for n, header in enumerate(headers, start=1)
+    }
+    return {CARDS_BELOW: {
+        "& thead": {"display": "none"},
+        # Radix's table has height 0 (rows set it); as a block it must size to its rows.
+        "& table, & tbody, & tr": {"display": "block", "width": "100%", "height": "auto"},
+        "& tr": {"padding": "12px 14px", "box_shadow": "inset 0 -1px var(--gray-a5)"},
+        "& tr:last-child": {"box_shadow": "none"},
+        "& td": {"display": "grid", "grid_template_columns": "minmax(5.5rem, 30%) minmax(0, 1fr)",
+                 "gap": "12px", "align_items": "baseline", "justify_items": "start", "padding": "4px 0",
+                 "height": "auto",
+                 "box_shadow": "none", "text_align": "left"},
+        # Cells sized for the desktop table (no wrapping, minimum widths) wrap inside the card.
+        "& td *": {"min_width": "0 !important", "white_space": "normal !important",
+                   "overflow_wrap": "anywhere"},
+        **labels,
+    }}
+
+
+def admin_table(headers: list[str], rows, render_row, *, table_id: str, empty: rx.Component | None = None) -> rx.Component:
+    """One page of rows: a table on a desktop (scrolling inside its own box when wider), a stack of
+    cards on a phone. `empty` shows instead when there are no rows."""
+    table = rx.box(
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h, white_space="nowrap") for h in headers])),
             rx.table.body(rx.foreach(rows, render_row)),
@@ -78,6 +112,24 @@ def admin_table(headers: list[str], rows, render_row, *, table_id: str) -> rx.Co
         ),
         width="100%",
         overflow_x="auto",
+        style=_card_rows(headers),
+    )
+    return table if empty is None else rx.cond(rows.length() > 0, table, empty)
+
+
+def admin_empty(icon: str, title: str, hint: str, *, card_id: str) -> rx.Component:
+    """The card an admin list (or the dashboard) shows with nothing in it."""
+    return rx.card(
+        rx.vstack(
+            rx.icon(icon, size=28, color=rx.color("gray", 9)),
+            rx.text(title, size="3", weight="medium"),
+            rx.text(hint, size="2", color=rx.color("gray", 11), text_align="center"),
+            align="center",
+            spacing="2",
+            padding_y="24px",
+        ),
+        width="100%",
+        id=card_id,
     )
 
 

@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_shell, admin_table, labelled_input
+from billing_portal.components.admin import admin_empty, admin_shell, admin_table, labelled_input
 from billing_portal.components.billing import page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_console import AuditAdminState as S, AuditView
@@ -71,7 +71,9 @@ def _content() -> rx.Component:
     return rx.vstack(
         rx.card(_filters(), width="100%"),
         error_callout(S.error),
-        admin_table(["When", "Who", "Action", "Subject", "Change"], S.rows, _row, table_id="audit-table"),
+        admin_table(["When", "Who", "Action", "Subject", "Change"], S.rows, _row, table_id="audit-table",
+                    empty=admin_empty("scroll_text", "No entries.", "Admin actions and money changes are logged here.",
+                                      card_id="audit-empty")),
         page_nav(S.page, S.pages, S.previous_page, S.next_page, page_id="audit-page"),
         spacing="4",
         width="100%",

@@ -4,7 +4,7 @@ record a manual payment, resend an invoice by email (its PDF attached)."""
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_shell, admin_table, labelled_input
+from billing_portal.components.admin import admin_empty, admin_shell, admin_table, labelled_input
 from billing_portal.components.billing import notice_callout, page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_console import CustomersAdminState as S, CustomerView
@@ -44,7 +44,9 @@ def _list() -> rx.Component:
             max_width="560px",
         ),
         rx.text(S.total, " customer(s)", size="2", color=rx.color("gray", 11), id="customers-total"),
-        admin_table(["Customer", "Email", "Plan", "Status", "Since", ""], S.rows, _row, table_id="customers-table"),
+        admin_table(["Customer", "Email", "Plan", "Status", "Since", ""], S.rows, _row, table_id="customers-table",
+                    empty=admin_empty("users", "No customers found.", "Search by part of an email, a name or a company.",
+                                      card_id="customers-empty")),
         page_nav(S.page, S.pages, S.previous_page, S.next_page, page_id="customers-page"),
         spacing="3",
         width="100%",

@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_shell, admin_table
+from billing_portal.components.admin import admin_empty, admin_shell, admin_table
 from billing_portal.components.billing import notice_callout
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_dashboard import (
@@ -151,22 +151,6 @@ def _charts() -> rx.Component:
     )
 
 
-def _empty() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.icon("chart_no_axes_combined", size=28, color=rx.color("gray", 9)),
-            rx.text("No revenue in this range yet.", size="3", weight="medium"),
-            rx.text("Figures appear once subscriptions are paid and the revenue-rollups job has run.", size="2",
-                    color=rx.color("gray", 11)),
-            align="center",
-            spacing="2",
-            padding_y="24px",
-        ),
-        width="100%",
-        id="dashboard-empty",
-    )
-
-
 def _dashboard() -> rx.Component:
     return rx.vstack(
         _alert_banner(),
@@ -175,7 +159,10 @@ def _dashboard() -> rx.Component:
         rx.cond(
             DashboardState.currencies.length() > 0,
             rx.vstack(rx.foreach(DashboardState.currencies, _currency_card), _charts(), spacing="4", width="100%"),
-            rx.cond(DashboardState.loaded, _empty()),
+            rx.cond(DashboardState.loaded, admin_empty(
+                "chart_no_axes_combined", "No revenue in this range yet.",
+                "Figures appear once subscriptions are paid and the revenue-rollups job has run.",
+                card_id="dashboard-empty")),
         ),
         spacing="4",
         width="100%",
@@ -227,29 +214,6 @@ def _acknowledge(row: AlertView) -> rx.Component:
     )
 
 
-def _alert_card(row: AlertView) -> rx.Component:
-    """The phone's view of an alert: everything readable without scrolling sideways."""
-    return rx.card(
-        rx.vstack(
-            rx.hstack(
-                rx.text(row.kind_label, weight="bold", size="2"),
-                _currency(row),
-                justify="between",
-                width="100%",
-            ),
-            rx.text(row.month_label, " · ", row.value, _limit(row), size="2"),
-            rx.text(row.message, size="2", color=rx.color("gray", 11)),
-            _act_link(row),
-            _acknowledge(row),
-            spacing="2",
-            width="100%",
-        ),
-        width="100%",
-        class_name="alert-card",
-        data_alert=row.id,
-    )
-
-
 def _alerts() -> rx.Component:
     return rx.vstack(
         rx.segmented_control.root(
@@ -261,27 +225,12 @@ def _alerts() -> rx.Component:
         ),
         error_callout(AlertsState.error),
         notice_callout(AlertsState.notice),
-        rx.cond(
-            AlertsState.rows.length() > 0,
-            rx.fragment(
-                rx.tablet_and_desktop(
-                    admin_table(["Raised", "Alert", "Currency", "Month", "Value", "What happened", ""],
-                                AlertsState.rows, _alert_row, table_id="alerts-table"),
-                    width="100%",
-                ),
-                rx.mobile_only(
-                    rx.vstack(rx.foreach(AlertsState.rows, _alert_card), spacing="3", width="100%", id="alerts-cards"),
-                    width="100%",
-                ),
-            ),
-            rx.cond(
-                AlertsState.loaded,
-                rx.card(rx.text("No open alerts. Thresholds are set by ALERT_PAYMENT_FAILURE_RATE, "
-                                "ALERT_PAYMENT_SUCCESS_RATE and ALERT_CHURN_RATE; the nightly reconciliation "
-                                "raises one when our books and Stripe's differ.", size="2"),
-                        width="100%", id="alerts-empty"),
-            ),
-        ),
+        admin_table(["Raised", "Alert", "Currency", "Month", "Value", "What happened", ""],
+                    AlertsState.rows, _alert_row, table_id="alerts-table",
+                    empty=admin_empty("bell", "No open alerts.",
+                                      "Thresholds are set by ALERT_PAYMENT_FAILURE_RATE, ALERT_PAYMENT_SUCCESS_RATE and "
+                                      "ALERT_CHURN_RATE; the nightly reconciliation raises one when our books and "
+                                      "Stripe's differ.", card_id="alerts-empty")),
         spacing="4",
         width="100%",
     )

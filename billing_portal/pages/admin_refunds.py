@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_shell, admin_table
+from billing_portal.components.admin import admin_empty, admin_shell, admin_table
 from billing_portal.components.forms import error_callout
 from billing_portal.components.billing import notice_callout, page_nav
 from billing_portal.state.admin_refunds import ROUTE, RefundsAdminState, RequestView
@@ -128,22 +128,6 @@ def _dialog() -> rx.Component:
     )
 
 
-def _empty() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.icon("inbox", size=28, color=rx.color("gray", 9)),
-            rx.text("No refund requests here.", size="3", weight="medium"),
-            rx.text("Requests customers make from their billing history show up here.", size="2",
-                    color=rx.color("gray", 11)),
-            align="center",
-            spacing="2",
-            padding_y="24px",
-        ),
-        width="100%",
-        id="refunds-empty",
-    )
-
-
 def _content() -> rx.Component:
     return rx.vstack(
         rx.flex(
@@ -163,12 +147,11 @@ def _content() -> rx.Component:
         ),
         error_callout(RefundsAdminState.error),
         notice_callout(RefundsAdminState.notice),
-        rx.cond(
-            RefundsAdminState.rows.length() > 0,
-            admin_table(["Requested", "Customer", "Invoice", "Asked", "Paid", "Reason", "Status", ""],
-                        RefundsAdminState.rows, _row, table_id="refunds-table"),
-            rx.cond(RefundsAdminState.loaded, _empty(), rx.fragment()),
-        ),
+        admin_table(["Requested", "Customer", "Invoice", "Asked", "Paid", "Reason", "Status", ""],
+                    RefundsAdminState.rows, _row, table_id="refunds-table",
+                    empty=admin_empty("inbox", "No refund requests here.",
+                                      "Requests customers make from their billing history show up here.",
+                                      card_id="refunds-empty")),
         page_nav(RefundsAdminState.page, RefundsAdminState.pages, RefundsAdminState.previous_page,
               RefundsAdminState.next_page, page_id="refunds-page"),
         _dialog(),

@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_shell, admin_table
+from billing_portal.components.admin import admin_empty, admin_shell, admin_table
 from billing_portal.components.billing import notice_callout, page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_risk import ROUTE, AssessmentView, RiskAdminState
@@ -120,22 +120,6 @@ def _dialog() -> rx.Component:
     )
 
 
-def _empty() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.icon("shield_check", size=28, color=rx.color("gray", 9)),
-            rx.text("Nothing here.", size="3", weight="medium"),
-            rx.text("Checkout charges the fraud guard flags or blocks show up here.", size="2",
-                    color=rx.color("gray", 11)),
-            align="center",
-            spacing="2",
-            padding_y="24px",
-        ),
-        width="100%",
-        id="risk-empty",
-    )
-
-
 def _content() -> rx.Component:
     return rx.vstack(
         rx.flex(
@@ -155,12 +139,11 @@ def _content() -> rx.Component:
         ),
         error_callout(RiskAdminState.error),
         notice_callout(RiskAdminState.notice),
-        rx.cond(
-            RiskAdminState.rows.length() > 0,
-            admin_table(["Customer", "Decision", "Signals", "Amount", "Card and IP", ""],
-                        RiskAdminState.rows, _row, table_id="risk-table"),
-            rx.cond(RiskAdminState.loaded, _empty(), rx.fragment()),
-        ),
+        admin_table(["Customer", "Decision", "Signals", "Amount", "Card and IP", ""],
+                    RiskAdminState.rows, _row, table_id="risk-table",
+                    empty=admin_empty("shield_check", "Nothing here.",
+                                      "Checkout charges the fraud guard flags or blocks show up here.",
+                                      card_id="risk-empty")),
         page_nav(RiskAdminState.page, RiskAdminState.pages, RiskAdminState.previous_page,
                  RiskAdminState.next_page, page_id="risk-page"),
         rx.text(

@@ -3,7 +3,7 @@
 import reflex as rx
 
 from billing_portal.billing.webhooks import STATUSES
-from billing_portal.components.admin import admin_shell, admin_table
+from billing_portal.components.admin import admin_empty, admin_shell, admin_table
 from billing_portal.components.billing import labelled, notice_callout, page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_console import ALL, EventView, TypeCountView, WebhooksAdminState as S
@@ -82,7 +82,9 @@ def _content() -> rx.Component:
         notice_callout(S.notice),
         rx.text(S.total, " event(s)", size="2", color=rx.color("gray", 11), id="webhooks-total"),
         admin_table(["Received", "Type", "Event", "Status", "Tries", "Last error", ""], S.rows, _row,
-                    table_id="webhooks-table"),
+                    table_id="webhooks-table",
+                    empty=admin_empty("webhook", "No events.", "Events Stripe sends to /api/webhooks/stripe show up here.",
+                                      card_id="webhooks-empty")),
         page_nav(S.page, S.pages, S.previous_page, S.next_page, page_id="webhooks-page"),
         _payload_dialog(),
         spacing="4",

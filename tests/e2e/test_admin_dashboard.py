@@ -84,8 +84,8 @@ def test_admin_dashboard_on_a_phone(browser: Browser, app_url, screenshots_dir):
     assert overflow <= 1, overflow
     page.screenshot(path=screenshots_dir / "admin-dashboard-phone.png", full_page=True)
     page.goto("/admin/alerts")
-    expect(page.locator("#alerts-cards .alert-card").first).to_contain_text("KRW")
-    expect(page.locator("#alerts-cards .acknowledge-alert").first).to_be_in_viewport()
+    expect(page.locator("#alerts-table .alert-row").first).to_contain_text("KRW")  # rows as cards
+    expect(page.locator("#alerts-table .acknowledge-alert").first).to_be_in_viewport()
     page.screenshot(path=screenshots_dir / "admin-alerts-phone.png", full_page=True)
     context.close()
 

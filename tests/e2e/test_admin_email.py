@@ -127,7 +127,7 @@ def test_a_reconciliation_alert_points_at_the_reconciliation_page(browser: Brows
     expect(row).to_contain_text("2 found")
     shoot(page, screenshots_dir, "email-alerts-desktop")
     page.set_viewport_size(PHONE)
-    card = page.locator(".alert-card").filter(has_text="Reconciliation")
+    card = page.locator(".alert-row").filter(has_text="Reconciliation")  # the same row, as a card
     expect(card).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shoot(page, screenshots_dir, "email-alerts-phone")
