@@ -6,6 +6,7 @@ import json
 import reflex as rx
 
 from billing_portal.components.billing import labelled, loading_block
+from billing_portal.components.forms import error_callout
 from billing_portal.components.layout import page_shell, section_tabs
 from billing_portal.state.admin import AdminState
 
@@ -98,7 +99,8 @@ def _card_rows(headers: list[str]) -> dict:
     }}
 
 
-def admin_table(headers: list[str], rows, render_row, *, table_id: str, empty: rx.Component | None = None) -> rx.Component:
+def admin_table(headers: list[str], rows, render_row, *, table_id: str,
+                empty: rx.Component | None = None) -> rx.Component:
     """One page of rows: a table on a desktop (scrolling inside its own box when wider), a stack of
     cards on a phone. `empty` shows instead when there are no rows."""
     table = rx.box(
@@ -130,6 +132,67 @@ def admin_empty(icon: str, title: str, hint: str, *, card_id: str) -> rx.Compone
         ),
         width="100%",
         id=card_id,
+    )
+
+
+def status_filters(filters: list[tuple[str, str]], state, *, counted: str, total_id: str) -> rx.Component:
+    """The status choice above a paged admin list (`state.status_filter`, `set_status_filter`) and how
+    many rows it holds, e.g. counted="request(s)"."""
+    return rx.flex(
+        rx.segmented_control.root(
+            *[rx.segmented_control.item(label, value=key) for key, label in filters],
+            value=state.status_filter,
+            on_change=state.set_status_filter,
+            size=rx.breakpoints(initial="1", sm="2"),
+            width=rx.breakpoints(initial="100%", sm="auto"),
+        ),
+        rx.text(state.total, f" {counted}", size="2", color=rx.color("gray", 11), id=total_id),
+        justify="between",
+        align="center",
+        wrap="wrap",
+        spacing="3",
+        width="100%",
+    )
+
+
+def note_field(label, field_id: str, name: str, **props) -> rx.Component:
+    """A labelled text area of a row dialog (`label` may be a Var)."""
+    return rx.fragment(
+        rx.el.label(rx.text(label, size="2", weight="medium"), html_for=field_id),
+        rx.text_area(id=field_id, name=name, width="100%", rows="3", **props),
+    )
+
+
+def row_dialog(title, description: list, fields: rx.Component, submit: rx.Component, *, error, is_open, on_close,
+               on_submit) -> rx.Component:
+    """The dialog acting on one row of an admin list: what the row is, a small form, its message,
+    Cancel and the `submit` button."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(title),
+            rx.dialog.description(*description, size="2"),
+            rx.form(
+                rx.vstack(
+                    fields,
+                    error_callout(error),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray")),
+                        submit,
+                        justify="end",
+                        spacing="3",
+                        width="100%",
+                    ),
+                    spacing="3",
+                    width="100%",
+                    margin_top="12px",
+                ),
+                on_submit=on_submit,
+                reset_on_submit=False,
+            ),
+            max_width="480px",
+        ),
+        open=is_open,
+        on_open_change=on_close,
     )
 
 

@@ -104,7 +104,9 @@ def _content() -> rx.Component:
         admin_table(["Plan", "Slug", "Tier", "Status", ""], S.plans, _plan_row, table_id="plans-table"),
         rx.heading("Prices", size="4", as_="h2"),
         admin_table(["Plan", "Price", "Trial", "Used", "Status", ""], S.prices, _price_row, table_id="prices-table"),
-        rx.grid(_new_plan(), _new_price(), columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%"),
+        # On a phone the lists are long stacks of cards: the forms come first, within reach.
+        rx.grid(_new_plan(), _new_price(), columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%",
+                order=["-1", "-1", "0"]),
         spacing="4",
         width="100%",
     )

@@ -2,7 +2,14 @@
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_empty, admin_shell, admin_table
+from billing_portal.components.admin import (
+    admin_empty,
+    admin_shell,
+    admin_table,
+    note_field,
+    row_dialog,
+    status_filters,
+)
 from billing_portal.components.forms import error_callout
 from billing_portal.components.billing import notice_callout, page_nav
 from billing_portal.state.admin_refunds import ROUTE, RefundsAdminState, RequestView
@@ -72,79 +79,42 @@ def _row(row: RequestView) -> rx.Component:
 def _dialog() -> rx.Component:
     row = RefundsAdminState.deciding_row
     approving = RefundsAdminState.decision == "approve"
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title(rx.cond(approving, "Approve refund", "Reject refund request")),
-            rx.dialog.description(
-                row.customer_label, " asked for ", row.amount_label, " on ", row.invoice_number,
-                " (", row.refundable_label, " left to refund): “", row.reason, "”",
-                size="2",
-            ),
-            rx.form(
+    return row_dialog(
+        rx.cond(approving, "Approve refund", "Reject refund request"),
+        [row.customer_label, " asked for ", row.amount_label, " on ", row.invoice_number,
+         " (", row.refundable_label, " left to refund): “", row.reason, "”"],
+        rx.fragment(
+            rx.cond(
+                approving,
                 rx.vstack(
-                    rx.cond(
-                        approving,
-                        rx.vstack(
-                            rx.el.label(rx.text("Amount to refund", size="2", weight="medium"), html_for="decision-amount"),
-                            rx.input(id="decision-amount", name="amount", default_value=row.amount_label, width="100%"),
-                            rx.text("Lower it for a partial refund. The money goes back to the card at Stripe.",
-                                    size="1", color=rx.color("gray", 10)),
-                            spacing="1",
-                            width="100%",
-                        ),
-                    ),
-                    rx.el.label(
-                        rx.text(rx.cond(approving, "Note (optional)", "Reason, shown to the customer"), size="2",
-                                weight="medium"),
-                        html_for="decision-reason",
-                    ),
-                    rx.text_area(id="decision-reason", name="reason", width="100%", rows="3",
-                                 required=RefundsAdminState.decision == "reject"),
-                    error_callout(RefundsAdminState.dialog_error),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray")),
-                        rx.button(
-                            rx.cond(approving, "Refund", "Reject"),
-                            type="submit",
-                            color_scheme=rx.cond(approving, "indigo", "red"),
-                            loading=RefundsAdminState.deciding,
-                            id="confirm-decision",
-                        ),
-                        justify="end",
-                        spacing="3",
-                        width="100%",
-                    ),
-                    spacing="3",
+                    rx.el.label(rx.text("Amount to refund", size="2", weight="medium"), html_for="decision-amount"),
+                    rx.input(id="decision-amount", name="amount", default_value=row.amount_label, width="100%"),
+                    rx.text("Lower it for a partial refund. The money goes back to the card at Stripe.",
+                            size="1", color=rx.color("gray", 10)),
+                    spacing="1",
                     width="100%",
-                    margin_top="12px",
                 ),
-                on_submit=RefundsAdminState.decide,
-                reset_on_submit=False,
             ),
-            max_width="480px",
+            note_field(rx.cond(approving, "Note (optional)", "Reason, shown to the customer"), "decision-reason",
+                       "reason", required=RefundsAdminState.decision == "reject"),
         ),
-        open=RefundsAdminState.deciding_id != "",
-        on_open_change=RefundsAdminState.close_decision,
+        rx.button(
+            rx.cond(approving, "Refund", "Reject"),
+            type="submit",
+            color_scheme=rx.cond(approving, "indigo", "red"),
+            loading=RefundsAdminState.deciding,
+            id="confirm-decision",
+        ),
+        error=RefundsAdminState.dialog_error,
+        is_open=RefundsAdminState.deciding_id != "",
+        on_close=RefundsAdminState.close_decision,
+        on_submit=RefundsAdminState.decide,
     )
 
 
 def _content() -> rx.Component:
     return rx.vstack(
-        rx.flex(
-            rx.segmented_control.root(
-                *[rx.segmented_control.item(label, value=key) for key, label in FILTERS],
-                value=RefundsAdminState.status_filter,
-                on_change=RefundsAdminState.set_status_filter,
-                size=rx.breakpoints(initial="1", sm="2"),
-                width=rx.breakpoints(initial="100%", sm="auto"),
-            ),
-            rx.text(RefundsAdminState.total, " request(s)", size="2", color=rx.color("gray", 11), id="refunds-total"),
-            justify="between",
-            align="center",
-            wrap="wrap",
-            spacing="3",
-            width="100%",
-        ),
+        status_filters(FILTERS, RefundsAdminState, counted="request(s)", total_id="refunds-total"),
         error_callout(RefundsAdminState.error),
         notice_callout(RefundsAdminState.notice),
         admin_table(["Requested", "Customer", "Invoice", "Asked", "Paid", "Reason", "Status", ""],

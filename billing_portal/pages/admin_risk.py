@@ -2,7 +2,14 @@
 
 import reflex as rx
 
-from billing_portal.components.admin import admin_empty, admin_shell, admin_table
+from billing_portal.components.admin import (
+    admin_empty,
+    admin_shell,
+    admin_table,
+    note_field,
+    row_dialog,
+    status_filters,
+)
 from billing_portal.components.billing import notice_callout, page_nav
 from billing_portal.components.forms import error_callout
 from billing_portal.state.admin_risk import ROUTE, AssessmentView, RiskAdminState
@@ -86,57 +93,22 @@ def _row(row: AssessmentView) -> rx.Component:
 
 def _dialog() -> rx.Component:
     row = RiskAdminState.selected_row
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Clear flag"),
-            rx.dialog.description(
-                row.customer_label, ": ", row.amount_label, " with ", row.card_label, ", score ", row.score,
-                ". Clearing it says you checked it; the payment stays as it is.",
-                size="2",
-            ),
-            rx.form(
-                rx.vstack(
-                    rx.el.label(rx.text("Note (optional)", size="2", weight="medium"), html_for="clear-note"),
-                    rx.text_area(id="clear-note", name="note", width="100%", rows="3", max_length=500),
-                    error_callout(RiskAdminState.dialog_error),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray")),
-                        rx.button("Clear flag", type="submit", loading=RiskAdminState.clearing, id="confirm-clear"),
-                        justify="end",
-                        spacing="3",
-                        width="100%",
-                    ),
-                    spacing="3",
-                    width="100%",
-                    margin_top="12px",
-                ),
-                on_submit=RiskAdminState.clear_flag,
-                reset_on_submit=False,
-            ),
-            max_width="480px",
-        ),
-        open=RiskAdminState.selected_id != "",
-        on_open_change=RiskAdminState.close_clear,
+    return row_dialog(
+        "Clear flag",
+        [row.customer_label, ": ", row.amount_label, " with ", row.card_label, ", score ", row.score,
+         ". Clearing it says you checked it; the payment stays as it is."],
+        note_field("Note (optional)", "clear-note", "note", max_length=500),
+        rx.button("Clear flag", type="submit", loading=RiskAdminState.clearing, id="confirm-clear"),
+        error=RiskAdminState.dialog_error,
+        is_open=RiskAdminState.selected_id != "",
+        on_close=RiskAdminState.close_clear,
+        on_submit=RiskAdminState.clear_flag,
     )
 
 
 def _content() -> rx.Component:
     return rx.vstack(
-        rx.flex(
-            rx.segmented_control.root(
-                *[rx.segmented_control.item(label, value=key) for key, label in FILTERS],
-                value=RiskAdminState.status_filter,
-                on_change=RiskAdminState.set_status_filter,
-                size=rx.breakpoints(initial="1", sm="2"),
-                width=rx.breakpoints(initial="100%", sm="auto"),
-            ),
-            rx.text(RiskAdminState.total, " charge(s)", size="2", color=rx.color("gray", 11), id="risk-total"),
-            justify="between",
-            align="center",
-            wrap="wrap",
-            spacing="3",
-            width="100%",
-        ),
+        status_filters(FILTERS, RiskAdminState, counted="charge(s)", total_id="risk-total"),
         error_callout(RiskAdminState.error),
         notice_callout(RiskAdminState.notice),
         admin_table(["Customer", "Decision", "Signals", "Amount", "Card and IP", ""],

@@ -164,7 +164,8 @@ class DashboardState(AdminState):
 
     @rx.event
     def apply_preset(self, name: str):
-        return self._show(lambda: preset_range(name if name in PRESETS else "12m", utcnow().date()), self.chart_currency)
+        preset = name if name in PRESETS else "12m"
+        return self._show(lambda: preset_range(preset, utcnow().date()), self.chart_currency)
 
     @rx.event
     def set_chart_currency(self, currency: str):
