@@ -1,5 +1,6 @@
 """The admin console's frame: section tabs, a heading, and the body only once the server has said
-the signed-in user is an admin (a customer sees the denial, never the body)."""
+the signed-in user is an admin (a customer sees the denial, never the body); and what every admin
+page shares: its tables (stacked cards on a phone), empty cards, status filters and row dialogs."""
 
 import json
 
@@ -88,6 +89,7 @@ def _card_rows(headers: list[str]) -> dict:
         "& table, & tbody, & tr": {"display": "block", "width": "100%", "height": "auto"},
         "& tr": {"padding": "12px 14px", "box_shadow": "inset 0 -1px var(--gray-a5)"},
         "& tr:last-child": {"box_shadow": "none"},
+        "& td:empty": {"display": "none"},  # a card leaves out what has no value (no label alone)
         "& td": {"display": "grid", "grid_template_columns": "minmax(5.5rem, 30%) minmax(0, 1fr)",
                  "gap": "12px", "align_items": "baseline", "justify_items": "start", "padding": "4px 0",
                  "height": "auto",
