@@ -369,7 +369,8 @@ def begin_hosted_checkout(
                 amount=invoice.total - invoice.amount_paid, currency=invoice.currency,
                 description=_invoice_title(session, invoice), success_url=success_url, cancel_url=cancel_url,
                 idempotency_key=idempotency_key,
-                metadata={"invoice_number": invoice.number, "customer_id": customer.id},
+                metadata={"invoice_number": invoice.number, "customer_id": customer.id,
+                          "paid_through": payments.CHECKOUT_SESSION_MARK},
             )
 
     created = create(key)
