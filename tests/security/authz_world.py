@@ -103,7 +103,7 @@ def build_world(engine, ls) -> World:
             "open_invoice": open_invoice.id, "payment": payment.id, "refund": refund.id,
             "refund_request": request.id, "file": file.id, "api_key": key.key.id, "usage_record": record.id,
             "default_card": first.id, "other_card": second.id, "pro_price": pro_prices[("USD", "month", 1)].id,
-            "bob_card": bob_card.id, "bob_invoice": bob_invoice.id,
+            "bob": bob.id, "bob_card": bob_card.id, "bob_invoice": bob_invoice.id,
         }
         return World(
             tokens={"owner": ana_token, "other": bob_token, "admin": admin_token, "anonymous": ""},
