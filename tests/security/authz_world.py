@@ -127,6 +127,8 @@ def snapshot(engine, storage_dir: Path, *, ignore_columns: frozenset[str] = froz
     with engine.connect() as connection:
         for table in SQLModel.metadata.sorted_tables:
             names = [c.name for c in table.columns if f"{table.name}.{c.name}" not in ignore_columns]
+            if not names:
+                continue
             query = text(f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "{table.name}"')
             rows[table.name] = sorted(tuple(map(repr, row)) for row in connection.execute(query))
     objects = sorted(
@@ -172,6 +174,12 @@ def run_handler(state, name: str, *args) -> list:
     return [event for event in flat if event is not None]
 
 
+def stored_vars(cls) -> list[str]:
+    """The vars a page state holds for the browser, its parents' included (not computed ones)."""
+    return [name for name in cls.vars if name not in cls.computed_vars
+            and not name.startswith(("_", "rx_")) and name not in ("router", "is_hydrated")]
+
+
 _HIDDEN = {"session_token", "user_email", "user_name", "user_is_admin"}
 
 
@@ -194,9 +202,7 @@ def answer(state, events: list, *, hide: set[str] = frozenset(), object_id: obje
     """What the browser is shown after a handler: the state's vars (less the ones a test tampered
     with, and who is signed in) and the events, with the id the browser itself sent replaced by
     <ID> (echoing the visitor's own input tells nothing)."""
-    cls = type(state)
-    shown = {name: getattr(state, name) for name in cls.base_vars
-             if not name.startswith(("_", "rx_")) and name not in _HIDDEN | set(hide)}
+    shown = {name: getattr(state, name) for name in stored_vars(type(state)) if name not in _HIDDEN | set(hide)}
     summaries = [event_summary(event) for event in events]
     if object_id is not None:
         pattern = re.compile(rf"(?<=[=/]){re.escape(str(object_id))}(?![\w-])")

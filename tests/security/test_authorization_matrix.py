@@ -54,6 +54,7 @@ from tests.security.authz_world import (
     run_handler,
     snapshot,
     state_of,
+    stored_vars,
 )
 from tests.state.test_admin_state import admin_states, dummy_arguments
 
@@ -351,8 +352,8 @@ def test_every_admin_page_is_guarded_by_the_admin_role(engine, world):
         assert visitor.admin_access == "", route
         assert [_summary(e)[1][0] for e in events] == [f"/login?next=/{route}"], (route, events)
         for state in (customer, visitor):
-            for field in ("rows", "prices", "plans", "alerts", "payload"):
-                if field in cls.base_vars:
+            for field in ("rows", "prices", "plans", "alerts", "payload", "notice"):
+                if field in stored_vars(cls):
                     assert not getattr(state, field), (route, field)
         admin = state_of(cls, world.tokens["admin"], f"/{route}")
         run_handler(admin, "on_load")
@@ -380,14 +381,14 @@ def test_every_admin_handler_refuses_customers_and_visitors_and_changes_nothing(
             state = state_of(cls, world.tokens[actor])
             for field, value in (("deciding_id", world.ids["refund_request"]), ("decision", "approve"),
                                  ("detail_id", world.ids["customer"])):
-                if field in cls.base_vars:
+                if field in stored_vars(cls):
                     setattr(state, field, str(value))
             fn = cls.event_handlers[name].fn
             run_handler(state, name, *dummy_arguments(fn))
             called += 1
             assert state.admin_access == ("denied" if actor == "other" else ""), (cls.__name__, name)
             for field in ("rows", "notice", "payload", "d_email", "d_payments"):
-                if field in cls.base_vars:
+                if field in stored_vars(cls):
                     assert not getattr(state, field), (cls.__name__, name, field)
     assert called >= 30
     assert snapshot(engine, world.storage_dir) == before
