@@ -18,6 +18,7 @@ from billing_portal.billing.admin_console import AuditFilters, EventFilters
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.webhooks import STATUSES
 from billing_portal.db import session_scope
+from billing_portal.ids import parse_id
 from billing_portal.state.admin import AdminState
 from billing_portal.state.billing import UNEXPECTED
 
@@ -34,10 +35,10 @@ def _strings(row, view_type):
 
 
 def _id(text: str) -> int:
-    try:
-        return int(str(text))
-    except ValueError:
-        raise DomainError("Pick a row from the list.") from None
+    row_id = parse_id(text)
+    if row_id is None:
+        raise DomainError("Pick a row from the list.")
+    return row_id
 
 
 class ConsoleState(AdminState):

@@ -14,6 +14,7 @@ import reflex as rx
 from billing_portal.billing import refund_decisions
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
+from billing_portal.ids import parse_id
 from billing_portal.state.admin import AdminState
 from billing_portal.state.billing import UNEXPECTED
 
@@ -142,7 +143,9 @@ class RefundsAdminState(AdminState):
                 admin = self._admin(session)
                 if admin is None:
                     return
-                request_id = int(self.deciding_id)
+                request_id = parse_id(self.deciding_id)
+                if request_id is None:
+                    raise ValueError("not a request id")
                 if self.decision == "approve":
                     refund_decisions.approve(
                         session, request_id=request_id, admin=admin, amount=str(form.get("amount", "")),

@@ -25,6 +25,7 @@ from billing_portal.billing import files
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.portal import format_day
 from billing_portal.db import session_scope
+from billing_portal.ids import parse_id
 from billing_portal.state.billing import ALL, UNEXPECTED, BillingState, PagedState, login_redirect
 
 logger = logging.getLogger(__name__)
@@ -336,7 +337,7 @@ class FilesState(PagedState, BillingState):
                 user = self._customer(session)
                 if user is None:
                     return
-                view = files.file_details(session, customer_id=user.customer_id, file_id=int(file_id))
+                view = files.file_details(session, customer_id=user.customer_id, file_id=parse_id(file_id))
             self.details = details_view(view)
             self.details_open = True
         except (DomainError, TypeError, ValueError) as exc:
@@ -391,7 +392,7 @@ class FilesState(PagedState, BillingState):
                 user = self._customer(session)
                 if user is None:
                     return None
-                url = files.download_link(session, customer_id=user.customer_id, file_id=int(file_id))
+                url = files.download_link(session, customer_id=user.customer_id, file_id=parse_id(file_id))
             return rx.redirect(url, is_external=True)
         except DomainError as exc:
             self.error = str(exc)
@@ -410,7 +411,7 @@ class FilesState(PagedState, BillingState):
                 user = self._customer(session)
                 if user is None:
                     return
-                view = files.file_details(session, customer_id=user.customer_id, file_id=int(file_id))
+                view = files.file_details(session, customer_id=user.customer_id, file_id=parse_id(file_id))
         except (DomainError, TypeError, ValueError):
             self.error = "No such file."
             return
