@@ -34,7 +34,7 @@ test: test-setup
 	$(BIN)/python -m pytest
 
 # Benchmarks print one JSON line per figure (bench/README.md); copy them into README.md's table.
-BENCHES := invoice_pdf webhook_ingest
+BENCHES := invoice_pdf webhook_ingest ui_sessions
 bench: test-setup
 	@for b in $(BENCHES); do $(BIN)/python -m bench.$$b || exit 1; done
 
