@@ -36,7 +36,10 @@ PAGE_SIZE = 20
 CATEGORY_FILTERS = [("image", "Images"), ("video", "Videos"), ("document", "Documents")]
 SORT_OPTIONS = [("newest", "Newest first"), ("oldest", "Oldest first"), ("name", "Name A–Z"), ("size", "Largest first")]
 DEFAULT_SHARE_HOURS = "72"
-_QUEUE_CHUNKS = 4  # chunks waiting for the worker thread, per upload
+_QUEUE_CHUNKS = 4  # blocks waiting for the worker thread, per upload
+# Chunks are handed to the worker in blocks of this size: one thread hop per 64 KiB chunk cost a
+# fifth of the upload's throughput. Memory stays (_QUEUE_CHUNKS + 1) blocks per upload.
+_BLOCK_BYTES = 1024 * 1024
 _END, _ABORT = object(), object()
 
 
@@ -96,6 +99,7 @@ class _FileFeed:
     def __init__(self, customer_id: int, filename: str):
         self.filename = filename
         self.received = 0
+        self._block = bytearray()
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=_QUEUE_CHUNKS)
         self._worker = asyncio.ensure_future(asyncio.to_thread(self._store, customer_id, filename))
@@ -124,10 +128,18 @@ class _FileFeed:
 
     async def feed(self, data: bytes) -> None:
         self.received += len(data)
-        await self._put(data)
+        self._block += data
+        if len(self._block) >= _BLOCK_BYTES:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self._block:
+            block, self._block = bytes(self._block), bytearray()
+            await self._put(block)
 
     async def finish(self) -> tuple[str, str]:
         """("stored", name) or ("refused", message) once the worker is done."""
+        await self._flush()
         await self._put(_END)
         try:
             view = await self._worker
@@ -141,6 +153,7 @@ class _FileFeed:
 
     def abort(self) -> None:
         """The request is gone: make the worker's stream fail, so the storage keeps nothing."""
+        self._block = bytearray()
         while not self._queue.empty():
             self._queue.get_nowait()
         self._queue.put_nowait(_ABORT)
