@@ -16,7 +16,8 @@ exits normally is stopped by an atexit hook.
 
 PostgreSQL refuses to run as root: when running as root, the cluster is created in a temp dir under
 /tmp owned by the `postgres` user and initdb/pg_ctl run through `su postgres`. pg_ctl detaches the
-server into its own session, so it is stopped with `pg_ctl stop -m immediate` (SIGKILL fallback).
+server into its own session, so it is stopped with `pg_ctl stop -m immediate` (a kept cluster:
+`-m fast`, so no commit is lost; SIGKILL fallback).
 """
 
 from __future__ import annotations
