@@ -305,6 +305,7 @@ def admin_routes() -> dict[str, type]:
     return {route: cls for route, cls in page_states().items() if route == "admin" or route.startswith("admin/")}
 
 
+@SQLITE
 def test_every_admin_page_is_guarded_by_the_admin_role(engine, world):
     routes = admin_routes()
     assert len(routes) >= 8, routes
