@@ -35,6 +35,7 @@ from billing_portal.billing.invoices import DraftLine
 from billing_portal.models import Invoice, Role
 from billing_portal.models.types import utcnow
 from billing_portal.settings import get_settings
+from billing_portal.state.auth import AuthState
 from tests.billing.test_checkout import VISA, save_card, user_of
 from tests.billing.test_files import pdf_sample
 from tests.billing.test_payment_methods import MASTERCARD
@@ -172,6 +173,16 @@ def run_handler(state, name: str, *args) -> list:
     for event in events:
         flat.extend(event if isinstance(event, list) else [event])
     return [event for event in flat if event is not None]
+
+
+def all_states() -> list[type]:
+    """Every page state class (all subclasses of AuthState, so a new page is found too)."""
+    todo, found = [AuthState], []
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
 
 
 def stored_vars(cls) -> list[str]:

@@ -13,6 +13,7 @@ rows. FUZZ_EXAMPLES sets the examples per handler (`make soak` raises it).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ import pytest
 from argon2 import PasswordHasher
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlmodel import SQLModel
 
 import billing_portal.billing_portal  # noqa: F401  (every page's state)
 from billing_portal.billing import accounts
@@ -31,14 +33,14 @@ from billing_portal.state.admin_refunds import RefundsAdminState
 from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.billing import HistoryRowView, HistoryState, PlanOptionView, PlanState
 from billing_portal.state.billing_details import DetailsState
-from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
+from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState, CheckoutTarget
 from billing_portal.state.files import FileDetailsView, FilesState
 from billing_portal.state.payment_methods import PaymentMethodsState
 from billing_portal.state.usage import UsageState
 from billing_portal.billing.billing_details import FORM_FIELDS
 from tests.billing.test_checkout import ls  # noqa: F401  (fixture)
 from tests.billing.test_files import local_store  # noqa: F401  (fixture)
-from tests.security.authz_world import World, build_world, run_handler, snapshot, state_of, stored_vars
+from tests.security.authz_world import World, all_states, build_world, run_handler, snapshot, state_of, stored_vars
 from tests.security.fuzzing import bad_amounts, dates, fuzz_settings, ids, nasty
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -157,9 +159,7 @@ FORMS: list[Form] = [
 ]
 
 
-def _invoice_target(world: World):
-    from billing_portal.state.checkout import CheckoutTarget
-
+def _invoice_target(world: World) -> CheckoutTarget:
     return CheckoutTarget(invoice_id=world.ids["open_invoice"])
 
 
@@ -222,18 +222,12 @@ def test_bad_input_to_a_form_gets_a_clear_message_and_changes_nothing(engine, wo
 
 
 def _table(name: str):
-    from sqlmodel import SQLModel
-
     return SQLModel.metadata.tables[name]
 
 
 def test_every_form_handler_is_fuzzed():
-    """Every handler taking a form (a dict) is in FORMS: a new form is fuzzed or this fails."""
-    import inspect
-
-    from tests.security.test_authorization_matrix import _all_states
-
+    """Every handler taking a form is in FORMS: a new form is fuzzed or this fails."""
     fuzzed = {(form.state, form.handler) for form in FORMS}
-    forms = {(cls, name) for cls in _all_states() for name, handler in cls.event_handlers.items()
+    forms = {(cls, name) for cls in all_states() for name, handler in cls.event_handlers.items()
              if name in vars(cls) and "form" in inspect.signature(handler.fn).parameters}
     assert forms <= fuzzed, sorted(f"{cls.__name__}.{name}" for cls, name in forms - fuzzed)
