@@ -10,7 +10,7 @@ DATA := .data
 # Debian packages the test suite needs: browser, database and cache stand-ins, PDF tools.
 TEST_APT_PACKAGES := chromium postgresql redis-server poppler-utils fonts-noto-cjk
 
-.PHONY: run run-scaled test bench setup test-setup bun system-test-deps migrate seed clean
+.PHONY: run run-scaled test soak bench setup test-setup bun system-test-deps migrate seed clean
 
 run: setup
 	@mkdir -p $(DATA)
@@ -37,8 +37,16 @@ run-scaled: setup
 test: test-setup
 	$(BIN)/python -m pytest
 
+# The long variants of the reliability and security tests (README "Soak"): 100,000 webhook
+# deliveries, and many more fuzz examples. `make test` runs the same tests short.
+SOAK_DELIVERIES ?= 100000
+SOAK_FUZZ_EXAMPLES ?= 1000
+soak: test-setup
+	TORTURE_DELIVERIES=$(SOAK_DELIVERIES) FUZZ_EXAMPLES=$(SOAK_FUZZ_EXAMPLES) \
+	  $(BIN)/python -m pytest tests/reliability tests/security tests/test_rate_limits.py
+
 # Benchmarks print one JSON line per figure (bench/README.md); copy them into README.md's table.
-BENCHES := invoice_pdf webhook_ingest dashboard history upload
+BENCHES := invoice_pdf webhook_ingest dashboard history upload ui_sessions
 bench: test-setup
 	@for b in $(BENCHES); do $(BIN)/python -m bench.$$b || exit 1; done
 

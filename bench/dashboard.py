@@ -241,7 +241,7 @@ PANELS: dict[str, Callable[[Session, date, date], object]] = {
     # MRR, ARR, subscribers, ARPU cards: each currency's latest month up to the end.
     "mrr_latest": lambda s, start, end: queries.latest_months_up_to(s, month_start(end)),
     # Payment success/failure, refunds, revenue per currency and per plan: the day rows.
-    "payment_days": lambda s, start, end: queries.payment_days_between(s, start, end),
+    "payment_totals": lambda s, start, end: queries.payment_totals_between(s, start, end),
     "plan_names": lambda s, start, end: queries.plan_names(s, set(PLANS)),
     "open_alerts": lambda s, start, end: queries.open_alert_count(s),
     # /admin/alerts: the newest open alerts.

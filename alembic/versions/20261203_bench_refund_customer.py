@@ -1,4 +1,5 @@
-"""refunds carry their payment's customer (history reads a customer's refunds through one index)
+"""refunds carry their payment's customer (history reads a customer's refunds through one index);
+invoices and payments indexed by customer, status and time (the history filtered by status)
 
 Revision ID: 7b3e9d1f4a20
 Revises: f7a3d2c1b9e8
@@ -24,9 +25,13 @@ def upgrade() -> None:
         batch_op.alter_column('customer_id', existing_type=sa.Integer(), nullable=False)
         batch_op.create_foreign_key('fk_refunds_customer_id_customers', 'customers', ['customer_id'], ['id'])
         batch_op.create_index('ix_refunds_customer_created', ['customer_id', 'created_at'], unique=False)
+    op.create_index('ix_invoices_customer_status_created', 'invoices', ['customer_id', 'status', 'created_at'])
+    op.create_index('ix_payments_customer_status_created', 'payments', ['customer_id', 'status', 'created_at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_payments_customer_status_created', table_name='payments')
+    op.drop_index('ix_invoices_customer_status_created', table_name='invoices')
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.drop_index('ix_refunds_customer_created')
         batch_op.drop_constraint('fk_refunds_customer_id_customers', type_='foreignkey')

@@ -21,6 +21,7 @@ from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.files import StorageFailed
 from billing_portal.billing.invoice_pdfs import credit_note_download_url, pdf_download_url
 from billing_portal.db import session_scope
+from billing_portal.ids import parse_id
 from billing_portal.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -52,9 +53,10 @@ def _document(request: Request, link) -> RedirectResponse:
             user = accounts.user_for_token(session, token) if token else None
             if user is None:
                 return _to_portal(f"/login?next={quote(HISTORY, safe='/')}")
-            if not raw.isdigit() or len(raw) > 18:
+            object_id = parse_id(raw)
+            if object_id is None:
                 return _to_portal(DENIED)
-            url = link(session, user, int(raw))
+            url = link(session, user, object_id)
     except NotFound:
         return _to_portal(DENIED)
     except StorageFailed:

@@ -369,7 +369,8 @@ def begin_hosted_checkout(
                 amount=invoice.total - invoice.amount_paid, currency=invoice.currency,
                 description=_invoice_title(session, invoice), success_url=success_url, cancel_url=cancel_url,
                 idempotency_key=idempotency_key,
-                metadata={"invoice_number": invoice.number, "customer_id": customer.id},
+                metadata={"invoice_number": invoice.number, "customer_id": customer.id,
+                          "paid_through": payments.CHECKOUT_SESSION_MARK},
             )
 
     created = create(key)
@@ -391,7 +392,13 @@ def finish_hosted_checkout(session: Session, *, user: CurrentUser, checkout_sess
             or len(checkout_session_id) > 200:
         raise NotFound("No such payment.")
     with _stripe_errors():
-        checkout = stripe_gateway.gateway().retrieve_checkout_session(checkout_session_id)
+        try:
+            checkout = stripe_gateway.gateway().retrieve_checkout_session(checkout_session_id)
+        except StripeGatewayError as exc:
+            if exc.http_status != 404:
+                raise
+            # Unknown at Stripe: the same answer as another customer's session (nothing told).
+            raise NotFound("No such payment.") from None
     invoice = session.get(Invoice, checkout.invoice_id) if checkout.invoice_id else None
     if invoice is None or invoice.customer_id != customer.id:
         raise NotFound("No such payment.")

@@ -29,7 +29,7 @@ from billing_portal.models import Customer, RiskAssessment, RiskDecision
 from billing_portal.models.types import utcnow
 from billing_portal.settings import Settings, get_settings
 
-# The checkout page adds "Nothing was charged." under every payment error.
+# The checkout page adds "Nothing was charged." under a refused payment.
 BLOCKED_MESSAGE = "We could not accept this payment. Try again later, or contact us if this keeps happening."
 STATUS_FILTERS = ("flagged", "blocked", "cleared", "all")
 MAX_NOTE = 500

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 
 from babel import Locale
 from babel.numbers import (
@@ -134,14 +134,21 @@ def parse_money(text: str, currency: str, locale: str) -> int:
     return to_minor(value, code)
 
 
+@lru_cache(maxsize=256)
+def _money_pattern(locale: str, places: int):
+    """Babel's locale and currency pattern, with our exponent in place of its own currency precision.
+    Cached: parsing the locale for every amount was a fifth of a history page's time."""
+    parsed = Locale.parse(locale)
+    pattern = copy.copy(parsed.currency_formats["standard"])
+    pattern.frac_prec = (places, places)
+    return parsed, pattern
+
+
 def format_money(amount: int, currency: str, locale: str = "en_US") -> str:
     """Format minor units for display with Babel, showing exactly the currency's decimals."""
     code = normalize_currency(currency)
-    places = exponent(code)
-    # Babel's locale pattern, with our exponent in place of its own currency precision.
-    pattern = copy.copy(Locale.parse(locale).currency_formats["standard"])
-    pattern.frac_prec = (places, places)
-    return pattern.apply(to_major(amount, code), locale, currency=code, currency_digits=False)
+    parsed, pattern = _money_pattern(locale, exponent(code))
+    return pattern.apply(to_major(amount, code), parsed, currency=code, currency_digits=False)
 
 
 @total_ordering

@@ -191,15 +191,19 @@ def charge_invoice(
 
 # What a PaymentIntent found at Stripe but not here is recorded as (the rest took no money).
 _ADOPTED = {"succeeded": PaymentStatus.SUCCEEDED, "processing": PaymentStatus.PENDING}
+# metadata["paid_through"] of a hosted Checkout Session's PaymentIntent: its Payment is the
+# session's (key checkout_session:{id}, apply_checkout_session), never adopted under another key.
+CHECKOUT_SESSION_MARK = "checkout_session"
 
 
 def adopt_intent(session: Session, invoice: Invoice, intent: IntentRecord, *, card_brand: str = "",
                  card_last4: str = "", now: datetime) -> Payment | None:
     """Record a PaymentIntent Stripe made for `invoice` that we never recorded, under the key in its
     metadata (so the attempt that made it finds it); None when it cannot be ours to record (no key,
-    another currency, or it took no money)."""
+    another currency, it took no money, or a Checkout Session records it)."""
     key = intent.metadata.get("idempotency_key")
-    if not key or intent.currency != invoice.currency or intent.status not in _ADOPTED:
+    if (not key or intent.currency != invoice.currency or intent.status not in _ADOPTED
+            or intent.metadata.get("paid_through") == CHECKOUT_SESSION_MARK):
         return None
     return record_intent(
         session, invoice_id=invoice.id, idempotency_key=key, status=_ADOPTED[intent.status],

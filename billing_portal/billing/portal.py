@@ -549,14 +549,21 @@ class HistoryFilters:
         return self
 
 
+# Days a person may type: a filter's end day + 1 and a period's end must still be dates.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def parse_day(text: str, what: str) -> date | None:
     text = (text or "").strip()
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise DomainError(f"Enter the {what} as a date (YYYY-MM-DD).") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise DomainError(f"Enter the {what} between {FIRST_DAY.year} and {LAST_DAY.year}.")
+    return day
 
 
 @dataclass(frozen=True)

@@ -311,7 +311,12 @@ def _apply(session: Session, found: Discrepancy, intents: dict[str, IntentRecord
 def _record_missing_payment(session: Session, intent: IntentRecord, now: datetime) -> int:
     invoice = _invoice_named_by(session, intent)
     if invoice is not None:
-        return payments.adopt_intent(session, invoice, intent, now=now).id
+        payment = payments.record_intent(
+            session, invoice_id=invoice.id, idempotency_key=intent.metadata["idempotency_key"],
+            status=PaymentStatus.SUCCEEDED, stripe_payment_intent_id=intent.id, observed_at=now,
+            amount=intent.amount, now=now,
+        )
+        return payment.id
     customer = repository.customer_by_stripe_id(session, intent.stripe_customer_id or "")
     if customer is None:
         raise DomainError("no customer here has this Stripe customer")

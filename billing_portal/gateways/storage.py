@@ -601,7 +601,7 @@ class LocalStorage(Storage):
     def verify_download_token(self, token: str, now: float | None = None) -> DownloadGrant:
         """The grant of a token made by `download_url`; InvalidDownloadToken when forged, altered,
         malformed, or (ExpiredDownloadToken) expired."""
-        if not isinstance(token, str) or len(token) > 4096 or token.count(".") != 1:
+        if not isinstance(token, str) or len(token) > 4096 or token.count(".") != 1 or not token.isascii():
             raise InvalidDownloadToken("This download link is not valid.")
         body, signature = token.split(".")
         try:

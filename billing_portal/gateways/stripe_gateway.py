@@ -61,6 +61,7 @@ import stripe
 from pydantic import SecretStr
 
 from billing_portal.billing import money
+from billing_portal.ids import parse_id
 from billing_portal.settings import Settings, get_settings
 
 __all__ = [
@@ -513,7 +514,7 @@ def checkout_session_info(obj: Mapping[str, Any]) -> CheckoutSessionInfo:
         currency=currency,
         customer_id=customer.get("id") if isinstance(customer, dict) else customer,
         payment_intent_id=intent.get("id") if isinstance(intent, dict) else intent,
-        invoice_id=int(ref) if ref.isdigit() and len(ref) < 19 else None,
+        invoice_id=parse_id(ref),
     )
 
 

@@ -9,6 +9,7 @@ runs of one job may still overlap on two workers: the job functions claim their 
 and unique keys (jobs/tasks.py), so the work is done once either way.
 """
 
+import logging
 from collections.abc import Callable, Iterable
 
 import procrastinate
@@ -67,6 +68,9 @@ def make_app(database_url: str | None = None, only: Iterable[str] | None = None)
 
 def run_worker(name: str | None = None, only: Iterable[str] | None = None) -> None:
     """A procrastinate worker until SIGINT/SIGTERM: defers the periodic jobs and runs them."""
+    if get_settings().log_level != "DEBUG":
+        # Its INFO lines are three per run, every 3 s for the webhooks alone: failures still show.
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
     app = make_app(only=only)
     app.run_worker(
         queues=[job.name for job in JOBS if job.name in app.tasks],

@@ -22,6 +22,8 @@ class Invoice(SQLModel, table=True):
     __tablename__ = "invoices"
     __table_args__ = (
         Index("ix_invoices_customer_created", "customer_id", "created_at"),
+        # The history filtered by status: counted and paged without reading the other statuses.
+        Index("ix_invoices_customer_status_created", "customer_id", "status", "created_at"),
         Index("ix_invoices_collection_due", "status", "next_collection_at"),
     )
 

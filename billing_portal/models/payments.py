@@ -31,6 +31,8 @@ class Payment(SQLModel, table=True):
     __tablename__ = "payments"
     __table_args__ = (
         Index("ix_payments_customer_created", "customer_id", "created_at"),
+        # The history filtered by status: counted and paged without reading the other statuses.
+        Index("ix_payments_customer_status_created", "customer_id", "status", "created_at"),
         # The revenue rollups read payments by day and by last change (billing/analytics/).
         Index("ix_payments_created_at", "created_at"),
         Index("ix_payments_updated_at", "updated_at"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -56,6 +57,10 @@ def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=3000, help="the portal (pages and backend)")
@@ -64,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-port", type=int, default=55433)
     parser.add_argument("--redis-port", type=int, default=56380)
     args = parser.parse_args(argv)
+    # SIGTERM (and SIGINT, which a shell's background job ignores) stop everything as Ctrl-C does.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _interrupt)
     python = sys.executable
     started: list[subprocess.Popen] = []
     postgres = redis = None

@@ -11,11 +11,13 @@ Every start waits until the service really answers (HTTP, socket PING, SQL `sele
 process that exits while starting (e.g. a port taken between `free_port()` and its bind) is retried
 on a new port. Processes run in their own session (process group) with their output in a log file
 in a fresh temp dir; `stop()` kills the whole group and removes the dir (set STAND_INS_KEEP=1 to
-keep it; a `data_dir` passed in is always kept). Anything still running when the interpreter exits normally is stopped by an atexit hook.
+keep it; a `data_dir` passed in is always kept). Anything still running when the interpreter
+exits normally is stopped by an atexit hook.
 
 PostgreSQL refuses to run as root: when running as root, the cluster is created in a temp dir under
 /tmp owned by the `postgres` user and initdb/pg_ctl run through `su postgres`. pg_ctl detaches the
-server into its own session, so it is stopped with `pg_ctl stop -m immediate` (SIGKILL fallback).
+server into its own session, so it is stopped with `pg_ctl stop -m immediate` (a kept cluster:
+`-m fast`, so no commit is lost; SIGKILL fallback).
 """
 
 from __future__ import annotations

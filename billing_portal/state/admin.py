@@ -19,6 +19,7 @@ import reflex as rx
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
+from billing_portal.ids import parse_id
 from billing_portal.state.auth import AuthState
 from billing_portal.state.billing import UNEXPECTED, PagedState, login_redirect
 
@@ -30,10 +31,10 @@ OK = "ok"
 
 def row_id(text: str) -> int:
     """The id of a row the page showed, as the browser sent it back."""
-    try:
-        return int(str(text))
-    except ValueError:
-        raise DomainError("Pick a row from the list.") from None
+    found = parse_id(text)
+    if found is None:
+        raise DomainError("Pick a row from the list.")
+    return found
 
 
 def string_view(row, view_type):

@@ -18,6 +18,7 @@ from billing_portal.billing.analytics.mrr import add_month, month_start
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.money import format_money
 from billing_portal.components import revenue_charts
+from billing_portal.ids import parse_id
 from billing_portal.models.types import utcnow
 from billing_portal.state.admin import AdminState
 
@@ -208,9 +209,10 @@ class AlertsState(AdminState):
     @rx.event
     def acknowledge(self, alert_id: str):
         def work(session, admin):
-            if not str(alert_id).isdigit():
+            alert_number = parse_id(alert_id)
+            if alert_number is None:
                 raise DomainError("No such alert.")
-            alert = analytics.acknowledge(session, int(alert_id), actor=admin)
+            alert = analytics.acknowledge(session, alert_number, actor=admin)
             self.notice = f"Acknowledged: {alert.message}."
             self._reload(session, admin)
 

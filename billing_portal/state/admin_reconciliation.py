@@ -11,6 +11,7 @@ import reflex as rx
 
 from billing_portal.billing import reconciliation
 from billing_portal.billing.errors import DomainError
+from billing_portal.billing.portal import FIRST_DAY, LAST_DAY, parse_day
 from billing_portal.models.types import utcnow
 from billing_portal.state.admin import AdminState
 
@@ -40,9 +41,12 @@ def discrepancy_view(found: reconciliation.Discrepancy) -> DiscrepancyView:
 
 def _day(text: str, what: str) -> date:
     try:
-        return date.fromisoformat(str(text).strip())
-    except ValueError:
-        raise DomainError(f"Enter the {what} date as YYYY-MM-DD.") from None
+        day = parse_day(str(text), f"{what} date")  # also refuses days the engine cannot count with
+    except DomainError:
+        day = None
+    if day is None:
+        raise DomainError(f"Enter the {what} date as YYYY-MM-DD, between {FIRST_DAY.year} and {LAST_DAY.year}.")
+    return day
 
 
 class ReconciliationAdminState(AdminState):

@@ -19,6 +19,7 @@ from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.money import format_money
 from billing_portal.db import session_scope
+from billing_portal.ids import parse_id
 from billing_portal.models.types import utcnow
 from billing_portal.settings import get_settings
 from billing_portal.state.auth import AuthState
@@ -296,10 +297,9 @@ class PlanState(BillingState):
         self.preview_lines = []
 
     def _price_and_quantity(self) -> tuple[int, int]:
-        try:
-            price_id = int(self.selected)
-        except ValueError:
-            raise DomainError("Pick a plan first.") from None
+        price_id = parse_id(self.selected)
+        if price_id is None:
+            raise DomainError("Pick a plan first.")
         try:
             quantity = int(self.quantity.strip())
         except ValueError:
@@ -688,7 +688,7 @@ class HistoryState(PagedState, BillingState):
                 user = self._customer(session)
                 if user is None:
                     return
-                offer = refund_requests.offer(session, customer_id=user.customer_id, payment_id=int(row.object_id))
+                offer = refund_requests.offer(session, customer_id=user.customer_id, payment_id=parse_id(row.object_id))
         except DomainError as exc:
             self.error = str(exc)
             return
@@ -727,7 +727,7 @@ class HistoryState(PagedState, BillingState):
                 if user is None:
                     return
                 request = refund_requests.request_refund(
-                    session, customer_id=user.customer_id, payment_id=int(row.object_id),
+                    session, customer_id=user.customer_id, payment_id=parse_id(row.object_id),
                     amount=self.refund_amount, reason=str(form.get("reason", ""))[:2000],
                 )
                 amount_label = format_money(request.amount, request.currency, user.locale)

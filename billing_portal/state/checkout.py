@@ -36,6 +36,7 @@ from billing_portal.billing.invoice_document import build_invoice_document
 from billing_portal.billing.money import format_money
 from billing_portal import rate_limits
 from billing_portal.db import session_scope
+from billing_portal.ids import parse_id
 from billing_portal.models.types import utcnow
 from billing_portal.settings import get_settings
 from billing_portal.state.auth import AuthState
@@ -266,18 +267,16 @@ def parse_target(params: dict) -> CheckoutTarget | None:
     price, pack = str(params.get("price") or "").strip(), str(params.get("pack") or "").strip()
     invoice = str(params.get("invoice") or "").strip()
     if invoice:
-        ok = invoice.isdigit() and len(invoice) <= 18 and not (price or pack or params.get("quantity"))
-        return CheckoutTarget(invoice_id=int(invoice)) if ok else None
+        invoice_id = parse_id(invoice)
+        ok = invoice_id is not None and not (price or pack or params.get("quantity"))
+        return CheckoutTarget(invoice_id=invoice_id) if ok else None
     quantity_text = str(params.get("quantity") or "1").strip()
-    if bool(price) == bool(pack) or not quantity_text.isdigit():
-        return None
-    quantity = int(quantity_text)
-    if not 1 <= quantity <= MAX_QUANTITY:
+    quantity = parse_id(quantity_text)
+    if bool(price) == bool(pack) or quantity is None or not 1 <= quantity <= MAX_QUANTITY:
         return None
     if price:
-        if not price.isdigit() or len(price) > 18:
-            return None
-        return CheckoutTarget(price_id=int(price), quantity=quantity)
+        price_id = parse_id(price)
+        return None if price_id is None else CheckoutTarget(price_id=price_id, quantity=quantity)
     if len(pack) > 100 or not all(c.isalnum() or c in "-_" for c in pack):
         return None
     return CheckoutTarget(pack_slug=pack, quantity=quantity)
@@ -311,8 +310,8 @@ class SavedCardView:
 
 def card_id_of(value) -> int:
     """A card id from the page; anything else is an id no card has (the service says "not found")."""
-    text = str(value or "")
-    return int(text) if text.isdigit() and len(text) <= 18 else -1
+    parsed = parse_id(value)
+    return -1 if parsed is None else parsed
 
 
 def saved_card_view(card: payment_methods.CardView) -> SavedCardView:

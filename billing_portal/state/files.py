@@ -25,6 +25,7 @@ from billing_portal.billing import files
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.portal import format_day
 from billing_portal.db import session_scope
+from billing_portal.ids import parse_id
 from billing_portal.state.billing import ALL, UNEXPECTED, BillingState, PagedState, login_redirect
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,10 @@ PAGE_SIZE = 20
 CATEGORY_FILTERS = [("image", "Images"), ("video", "Videos"), ("document", "Documents")]
 SORT_OPTIONS = [("newest", "Newest first"), ("oldest", "Oldest first"), ("name", "Name A–Z"), ("size", "Largest first")]
 DEFAULT_SHARE_HOURS = "72"
-_QUEUE_CHUNKS = 4  # chunks waiting for the worker thread, per upload
+_QUEUE_CHUNKS = 4  # blocks waiting for the worker thread, per upload
+# Chunks are handed to the worker in blocks of this size: one thread hop per 64 KiB chunk cost a
+# fifth of the upload's throughput. Memory stays (_QUEUE_CHUNKS + 1) blocks per upload.
+_BLOCK_BYTES = 1024 * 1024
 _END, _ABORT = object(), object()
 
 
@@ -95,6 +99,7 @@ class _FileFeed:
     def __init__(self, customer_id: int, filename: str):
         self.filename = filename
         self.received = 0
+        self._block = bytearray()
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=_QUEUE_CHUNKS)
         self._worker = asyncio.ensure_future(asyncio.to_thread(self._store, customer_id, filename))
@@ -123,10 +128,18 @@ class _FileFeed:
 
     async def feed(self, data: bytes) -> None:
         self.received += len(data)
-        await self._put(data)
+        self._block += data
+        if len(self._block) >= _BLOCK_BYTES:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self._block:
+            block, self._block = bytes(self._block), bytearray()
+            await self._put(block)
 
     async def finish(self) -> tuple[str, str]:
         """("stored", name) or ("refused", message) once the worker is done."""
+        await self._flush()
         await self._put(_END)
         try:
             view = await self._worker
@@ -140,6 +153,7 @@ class _FileFeed:
 
     def abort(self) -> None:
         """The request is gone: make the worker's stream fail, so the storage keeps nothing."""
+        self._block = bytearray()
         while not self._queue.empty():
             self._queue.get_nowait()
         self._queue.put_nowait(_ABORT)
@@ -336,7 +350,7 @@ class FilesState(PagedState, BillingState):
                 user = self._customer(session)
                 if user is None:
                     return
-                view = files.file_details(session, customer_id=user.customer_id, file_id=int(file_id))
+                view = files.file_details(session, customer_id=user.customer_id, file_id=parse_id(file_id))
             self.details = details_view(view)
             self.details_open = True
         except (DomainError, TypeError, ValueError) as exc:
@@ -391,7 +405,7 @@ class FilesState(PagedState, BillingState):
                 user = self._customer(session)
                 if user is None:
                     return None
-                url = files.download_link(session, customer_id=user.customer_id, file_id=int(file_id))
+                url = files.download_link(session, customer_id=user.customer_id, file_id=parse_id(file_id))
             return rx.redirect(url, is_external=True)
         except DomainError as exc:
             self.error = str(exc)
@@ -410,7 +424,7 @@ class FilesState(PagedState, BillingState):
                 user = self._customer(session)
                 if user is None:
                     return
-                view = files.file_details(session, customer_id=user.customer_id, file_id=int(file_id))
+                view = files.file_details(session, customer_id=user.customer_id, file_id=parse_id(file_id))
         except (DomainError, TypeError, ValueError):
             self.error = "No such file."
             return

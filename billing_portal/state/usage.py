@@ -14,6 +14,7 @@ from billing_portal.billing.usage_portal import KeyRow, MeterRow
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
+from billing_portal.ids import parse_id
 from billing_portal.settings import get_settings
 from billing_portal.state.billing import UNEXPECTED, BillingState, login_redirect
 
@@ -113,7 +114,7 @@ class UsageState(BillingState):
 
     @rx.event
     def confirm_revoke(self):
-        key_id, name = self.revoke_id, self.revoke_name
+        key_id, name = parse_id(self.revoke_id) or 0, self.revoke_name  # 0: an id no key has
         revoked = yield from self._act("revoking", lambda s, user: api_keys.revoke(s, user=user, key_id=key_id),
                                        "API key revocation")
         self.revoke_id, self.revoke_name = 0, ""

@@ -76,7 +76,7 @@ def test_the_owner_is_sent_to_a_signed_link_of_the_rendered_pdf(world):
     assert note.status_code == 200 and note.content.startswith(b"%PDF-")
 
 
-@pytest.mark.parametrize("target", ["invoice", "refund", "missing", "junk"])
+@pytest.mark.parametrize("target", ["invoice", "refund", "missing", "junk", "superscript", "too-long"])
 def test_anyone_else_gets_the_denial_page_and_nothing_of_the_document(world, target):
     tokens, invoice, refund = world
     path = {
@@ -84,6 +84,8 @@ def test_anyone_else_gets_the_denial_page_and_nothing_of_the_document(world, tar
         "refund": credit_note_path(refund.id),
         "missing": invoice_pdf_path(999_999),
         "junk": "/api/invoices/1%20or%201=1/pdf",
+        "superscript": "/api/invoices/%C2%B2/pdf",  # "²".isdigit() is true, int("²") fails
+        "too-long": invoice_pdf_path(2**63),
     }[target]
     response = client_for(tokens["bob@example.com"]).get(path)
     assert response.status_code == 303

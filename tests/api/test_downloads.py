@@ -57,7 +57,8 @@ def test_forged_altered_or_missing_tokens_are_forbidden(local_store, client):
         local_store.download_url("files/1/a", filename="a.pdf", expires_in=60)).query)["token"][0]
     body, signature = token.split(".")
     other = local_store.make_download_token("files/1/b", filename="b.pdf", expires_in=60)
-    for bad in ("", "garbage", f"{body}.{signature[:-2]}AA", f"{other.split('.')[0]}.{signature}"):
+    for bad in ("", "garbage", f"{body}.{signature[:-2]}AA", f"{other.split('.')[0]}.{signature}", "\x80.",
+                f"{body}é.{signature}"):
         response = client.get(DOWNLOAD_ROUTE, params={"token": bad})
         assert response.status_code == 403, bad
         assert response.text == "This download link is not valid." and b"secret" not in response.content

@@ -10,12 +10,14 @@ import pytest
 from argon2 import PasswordHasher
 from sqlmodel import func, select
 
-from billing_portal.billing import accounts, catalog, checkout, credits, fraud
+from billing_portal.billing import accounts, catalog, checkout, credits, fraud, invoices, payment_methods
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError, NotFound
+from billing_portal.billing.invoices import DraftLine
 from billing_portal.models import (
     CreditLedgerEntry, CreditPack, Customer, Invoice, Payment, PaymentMethod, RiskAssessment, Subscription,
 )
+from billing_portal.models.types import utcnow
 from billing_portal.settings import get_settings
 from tests.gateways.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, LocalStripeHelper
 from tests.support.builders import make_customer, make_plan
@@ -324,3 +326,25 @@ def test_a_flagged_charge_is_made_and_marked_for_admins(session, ls, monkeypatch
     assert (risk.card_country, risk.billing_country, risk.client_ip, risk.amount) == ("FR", "US", "203.0.113.80", 1500)
     assert risk.card_fingerprint and risk.cleared_at is None
     assert session.exec(select(PaymentMethod)).one().country == "FR"  # kept for charges with the saved card
+
+
+def test_paying_an_open_invoice_with_a_saved_card_is_scored_with_its_stored_country(session, ls, monkeypatch, price):
+    american = user_of(make_customer(session, "us@example.com", country="US"))
+    first = checkout.pay(session, user=american, setup_intent_id=save_card(session, ls, american, VISA),
+                         price_id=price.id)
+    assert first.status == "succeeded"  # 20 points for the French card: below the default flag
+    draft = invoices.create_draft(session, customer_id=american.customer_id, currency="USD",
+                                  lines=[DraftLine("Extra seats", 3000)])
+    invoice = invoices.finalize(session, draft.id)
+    monkeypatch.setenv("FRAUD_FLAG_SCORE", "20")
+    monkeypatch.setenv("FRAUD_BLOCK_SCORE", "20")
+    get_settings.cache_clear()
+
+    card = payment_methods.list_cards(session, user=american, now=utcnow())[0]
+    outcome = checkout.pay_invoice(session, user=american, invoice_id=invoice.id, card_id=card.id,
+                                   client_ip="192.0.2.44")
+    assert outcome.status == "blocked" and outcome.invoice_number == invoice.number
+    risk = session.exec(select(RiskAssessment).where(RiskAssessment.invoice_id == invoice.id)).one()
+    assert (risk.card_country, risk.client_ip, risk.amount, risk.payment_id) == ("FR", "192.0.2.44", 3000, None)
+    assert session.get(Invoice, invoice.id).status == "open" and count(session, Payment) == 1
+    assert len(intents_of(ls, session, american)) == 1

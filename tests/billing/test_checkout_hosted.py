@@ -113,8 +113,11 @@ def test_another_customers_session_is_not_found(session, ls, user, price):
     hosted = begin(session, user, price_id=price.id)
     press_pay(hosted.url)
     stranger = user_of(make_customer(session, email="eve@example.com"))
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="No such payment.") as theirs:
         checkout.finish_hosted_checkout(session, user=stranger, checkout_session_id=hosted.checkout_session_id)
+    with pytest.raises(NotFound) as unknown:  # unknown at Stripe: told apart from another's by nothing
+        checkout.finish_hosted_checkout(session, user=stranger, checkout_session_id="cs_test_doesnotexist")
+    assert str(unknown.value) == str(theirs.value)
     for bad in ("", "pi_123", "cs_" + "x" * 300, None):
         with pytest.raises(NotFound):
             checkout.finish_hosted_checkout(session, user=user, checkout_session_id=bad)

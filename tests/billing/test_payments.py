@@ -9,6 +9,7 @@ from sqlmodel import func, select
 from billing_portal.billing import accounts, invoices, payments, subscriptions
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.invoices import DraftLine
+from billing_portal.gateways.stripe_gateway import IntentRecord
 from billing_portal.models import Invoice, Payment, Refund, Subscription
 from tests.support.builders import T0, make_customer, make_plan
 
@@ -138,3 +139,30 @@ def test_a_failed_payment_on_a_paused_subscriptions_invoice_is_still_recorded(se
     assert (failed.status, failed.amount) == ("failed", 1000)
     assert session.get(Subscription, sub.id).status == "paused"
     assert count(session, Payment) == 2
+
+
+def intent_for(invoice, status="succeeded", currency="USD", **metadata):
+    return IntentRecord(id="pi_lost", status=status, amount=1000, currency=currency, created=T0,
+                        stripe_customer_id="cus_1",
+                        metadata={"invoice_id": str(invoice.id), "idempotency_key": "invoice:1:pm:pm_1", **metadata})
+
+
+def test_a_charge_stripe_made_that_we_never_recorded_is_adopted_once_under_its_own_key(session, invoice):
+    adopted = payments.adopt_intent(session, invoice, intent_for(invoice), card_brand="visa", card_last4="4242", now=T0)
+
+    assert (adopted.status, adopted.idempotency_key, adopted.stripe_payment_intent_id) == (
+        "succeeded", "invoice:1:pm:pm_1", "pi_lost")
+    assert (adopted.card_brand, adopted.card_last4) == ("visa", "4242")
+    assert session.get(Invoice, invoice.id).status == "paid"
+    assert payments.adopt_intent(session, invoice, intent_for(invoice), now=T0).id == adopted.id
+
+
+@pytest.mark.parametrize("status, currency, metadata", [
+    ("requires_payment_method", "USD", {}),  # declined: no money taken
+    ("succeeded", "EUR", {}),  # not this invoice's currency
+    ("succeeded", "USD", {"idempotency_key": ""}),  # not charged by us
+    ("succeeded", "USD", {"paid_through": payments.CHECKOUT_SESSION_MARK}),  # its Checkout Session records it
+])
+def test_charges_that_are_not_ours_to_adopt_are_left_alone(session, invoice, status, currency, metadata):
+    assert payments.adopt_intent(session, invoice, intent_for(invoice, status, currency, **metadata), now=T0) is None
+    assert session.exec(select(func.count()).select_from(Payment)).one() == 0

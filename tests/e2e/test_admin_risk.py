@@ -63,14 +63,14 @@ def test_the_admin_sees_a_flagged_payment_and_clears_it(browser: Browser, app_ur
     expect(row).to_contain_text("203.0.113.77")
     expect(row).to_contain_text("succeeded")
     expect(row).to_contain_text(re.compile(r"INV-\d{4}-\d{6}"))
-    shoot(page, screenshots_dir, "risk-desktop")
+    shoot(page, screenshots_dir, "risk-flagged-desktop")
 
     row.locator(".clear-flag").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("Clear flag")
     expect(dialog).to_contain_text("Riskless LLC")
     dialog.get_by_label("Note (optional)").fill("Customer is based in France, invoices to the US office")
-    shoot(page, screenshots_dir, "risk-dialog-desktop")
+    shoot(page, screenshots_dir, "risk-clear-dialog-desktop")
     dialog.get_by_role("button", name="Clear flag").click()
     expect(page.get_by_role("status").filter(has_text=f"Flag {flagged} cleared.")).to_be_visible()
     expect(row).to_have_count(0)
@@ -87,7 +87,7 @@ def test_the_admin_sees_a_flagged_payment_and_clears_it(browser: Browser, app_ur
     small.get_by_role("radio", name="Cleared").click()
     expect(small.locator(f".risk-row[data-assessment='{flagged}']")).to_be_visible()
     assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    shoot(small, screenshots_dir, "risk-phone")
+    shoot(small, screenshots_dir, "risk-cleared-phone")
     phone.close()
     context.close()
 

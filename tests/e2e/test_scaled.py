@@ -9,17 +9,20 @@ its own sessions and the second would know nothing of it.
 
 import re
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from billing_portal.state.auth import AuthState, SignInState
 from billing_portal.state.billing import HistoryState
-from tests.e2e.people import DESKTOP, patient_expectations  # noqa: F401  (fixture)
+from tests.e2e.people import DESKTOP, patient_expectations  # noqa: F401 (a fixture)
 from tests.e2e.test_billing_pages import DEMO, rows, sign_in
 from tests.support.event_loops import run_to_completion
 from tests.support.reflex_client import ReflexSession, state_name
 
 AUTH, SIGN_IN, HISTORY = state_name(AuthState), state_name(SignInState), state_name(HistoryState)
 ON_LOAD = "reflex___state____state.reflex___state____on_load_internal_state.on_load_internal"
+
+pytestmark = pytest.mark.usefixtures("patient_expectations")
 
 
 def _on_page(number: int):
@@ -53,8 +56,7 @@ async def _session_across_workers(url: str) -> dict:
     raise AssertionError(f"40 connections all landed on worker {first_pid}")
 
 
-def test_two_backend_workers_on_redis_share_a_session(browser: Browser, app_server, redis, screenshots_dir,
-                                                      patient_expectations):  # noqa: F811
+def test_two_backend_workers_on_redis_share_a_session(browser: Browser, app_server, redis, screenshots_dir):
     url = app_server.ensure({"REDIS_URL": redis.url, "GRANIAN_WORKERS": "2"})
 
     page = browser.new_page(base_url=url, viewport=DESKTOP)

@@ -166,7 +166,7 @@ def test_two_workers_process_each_webhook_event_and_renewal_once(queue_db, worke
 
     group = workers("worker-a", "worker-b", **stripe)
     deadline = time.monotonic() + 120
-    while any(task in ("webhooks", "renewals") and status in ("todo", "doing") for task, status in _jobs_left(queue_db)):
+    while any(status in ("todo", "doing") for task, status in _jobs_left(queue_db) if task in ("webhooks", "renewals")):
         assert time.monotonic() < deadline, f"jobs still queued: {_jobs_left(queue_db)}\n{group.logs()}"
         time.sleep(0.3)
     group.stop()
@@ -210,5 +210,6 @@ def test_two_workers_defer_each_period_of_a_periodic_job_once(queue_db, workers)
     deferred = [key for keys, _ in found.values() for key in keys]
     assert len(deferred) == len(set(deferred)), found  # no period deferred by both workers
     webhook_periods = sorted(period for task, period in deferred if task == "webhooks")
-    assert len(webhook_periods) >= 3 and all(b - a == 3 for a, b in zip(webhook_periods, webhook_periods[1:]))
+    # Every 3 s (a period may be skipped while the last run still waits in the queue: its queueing lock).
+    assert len(webhook_periods) >= 3 and all((b - a) % 3 == 0 for a, b in zip(webhook_periods, webhook_periods[1:]))
     assert sum(skipped for _, skipped in found.values()) >= 2, "the second worker also tried each period"

@@ -89,7 +89,15 @@ def _touched_days(
     changed = set(queries.changed_payment_times(session, since=since)) if since is not None else set()
     changed.update(queries.refund_decision_times(session, after_id=after_refund, up_to_id=up_to_refund, since=since))
     spans.update((at.date(), at.date()) for at in changed if at is not None)
-    return sorted(spans)
+    # Overlapping and adjacent spans merged: each day is recomputed once (a first run saw every
+    # refund's day again inside the span of all payments, one query pair per day).
+    merged: list[tuple[date, date]] = []
+    for first, last in sorted(spans):
+        if merged and first <= merged[-1][1] + timedelta(days=1):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def _refresh_days(session: Session, first: date, last: date) -> int:
