@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlmodel import Session
 
 from billing_portal.billing import repository
+from billing_portal.billing.invoice_document import document_locale
 from billing_portal.billing.money import format_money
 from billing_portal.models import Customer, Invoice, OutboxEmail, Payment, Refund, User
 from billing_portal.models.types import utcnow
@@ -87,7 +88,9 @@ def enqueue(session: Session, *, key: str, kind: str, customer: Customer, subjec
 
 
 def _money(customer: Customer):
-    return lambda amount, currency: format_money(amount, currency, customer.locale or get_settings().default_locale)
+    # A locale Babel does not know (kept from an old profile) must not stop the money change mailing it.
+    locale = document_locale(customer.locale)
+    return lambda amount, currency: format_money(amount, currency, locale)
 
 
 def receipt(session: Session, payment: Payment, *, now: datetime | None = None) -> bool:

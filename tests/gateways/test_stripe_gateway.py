@@ -122,8 +122,9 @@ def test_card_saved_through_setup_intent_is_listed_made_default_and_detached(gw,
         "succeeded", pm_id, customer_id)
 
     card = gw.attach_payment_method(pm_id, customer_id)
+    stored_card = ls.get(f"/v1/payment_methods/{pm_id}")["card"]
     assert card == CardInfo(id=pm_id, brand="visa", last4="4242", exp_month=12, exp_year=2030,
-                            fingerprint=ls.get(f"/v1/payment_methods/{pm_id}")["card"]["fingerprint"])
+                            fingerprint=stored_card["fingerprint"], country=stored_card["country"])
     assert card.fingerprint
     assert gw.attach_payment_method(pm_id, customer_id) == card  # already theirs: a no-op
     assert gw.list_cards(customer_id) == [card]

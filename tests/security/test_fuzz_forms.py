@@ -30,6 +30,7 @@ from billing_portal.state.admin_console import AuditAdminState, CatalogAdminStat
 from billing_portal.state.admin_dashboard import AlertsState, DashboardState
 from billing_portal.state.admin_reconciliation import ReconciliationAdminState
 from billing_portal.state.admin_refunds import RefundsAdminState
+from billing_portal.state.admin_risk import RiskAdminState
 from billing_portal.state.auth import SignInState, SignUpState
 from billing_portal.state.billing import HistoryRowView, HistoryState, PlanOptionView, PlanState
 from billing_portal.state.billing_details import DetailsState
@@ -156,6 +157,10 @@ FORMS: list[Form] = [
          always_refused=True),
     Form("refund decision ids", RefundsAdminState, "decide", "admin", ids,
          lambda w, v: (({"reason": "no"},), {"deciding_id": v, "decision": "reject"})),
+    Form("resend invoice ids", CustomersAdminState, "resend_invoice", "admin", form_of(invoice_id=ids),
+         lambda w, v: ((v,), {"detail_id": str(w.ids["customer"])})),
+    Form("clear flag", RiskAdminState, "clear_flag", "admin", st.tuples(ids, nasty),
+         lambda w, v: (({"note": v[1]},), {"selected_id": v[0]})),
 ]
 
 
