@@ -297,7 +297,7 @@ def _details_dialog() -> rx.Component:
                         rx.vstack(
                             rx.el.label(rx.text("Link valid for (hours)", size="2", weight="medium"),
                                         html_for="share-hours"),
-                            rx.input(id="share-hours", type="number", min=low, max=high, step=1,
+                            rx.input(id="share-hours", name="hours", type="number", min=low, max=high, step=1,
                                      value=FilesState.share_hours, on_change=FilesState.set_share_hours,
                                      size="2", width="140px", aria_describedby="share-hours-hint"),
                             spacing="1",
@@ -307,7 +307,7 @@ def _details_dialog() -> rx.Component:
                         align="end",
                         wrap="wrap",
                     ),
-                    on_submit=lambda _form: FilesState.create_share_link(),
+                    on_submit=FilesState.create_share_link,
                     reset_on_submit=False,
                     no_validate=True,  # hours outside 24-168 get the server's message, not the browser's
                 ),

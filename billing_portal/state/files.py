@@ -369,7 +369,10 @@ class FilesState(PagedState, BillingState):
         self.share_url = self.share_note = self.details_error = ""
 
     @rx.event
-    def create_share_link(self):
+    def create_share_link(self, form: dict | None = None):
+        # The submitted field wins: the input's change event is debounced and may arrive after the click.
+        if form and "hours" in form:
+            self.share_hours = str(form["hours"])[:6]
         self.details_error = self.share_url = self.share_note = ""
         low, high = files.SHARE_HOURS
         try:
