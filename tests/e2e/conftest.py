@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.support.stand_ins import start_localstripe, start_moto
 
@@ -43,6 +44,13 @@ CHROMIUM_ARGS = [
 START_TIMEOUT = float(os.environ.get("E2E_START_TIMEOUT", "420"))  # a cold bun install + build
 # "s3": the app keeps files and PDFs in moto's S3 over HTTP instead of on local disk.
 E2E_STORAGE = os.environ.get("E2E_STORAGE", "local")
+
+
+@pytest.fixture(autouse=True)
+def _expectations_allow_a_slow_round_trip():
+    """Every browser test waits up to 20 s for what it expects: the first event after an app restart
+    (another test's settings) or on a loaded CI machine can take seconds; a failure costs the wait."""
+    expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")
