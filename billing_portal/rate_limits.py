@@ -1,6 +1,6 @@
 """Rate limits for the doors anyone can knock on: sign-in, sign-up, checkout, the usage API and the
-webhook route. Built on the `limits` library (moving windows), stored in Redis when REDIS_URL is set
-so every backend worker counts together, in process memory otherwise.
+webhook route. Built on the `limits` library (sliding window counters), stored in Redis when
+REDIS_URL is set so every backend worker counts together, in process memory otherwise.
 """
 
 import math
@@ -38,5 +38,8 @@ _parse = lru_cache(maxsize=16)(parse)
 
 
 @lru_cache(maxsize=4)
-def _limiter(storage_uri: str) -> strategies.MovingWindowRateLimiter:
-    return strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri))
+def _limiter(storage_uri: str) -> strategies.SlidingWindowCounterRateLimiter:
+    # Two counters per key (this window and the last, weighted): O(1) a hit. The moving window
+    # kept one timestamp per hit and, in memory, copied that list every 10 ms on a timer thread,
+    # which cut webhook throughput by a third at 1,000 events/s (bench/webhook_ingest.py).
+    return strategies.SlidingWindowCounterRateLimiter(storage.storage_from_string(storage_uri))

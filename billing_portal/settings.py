@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     rate_limit_sign_up: str = Field(default="10/hour", pattern=RATE_PATTERN)
     rate_limit_checkout: str = Field(default="30/minute", pattern=RATE_PATTERN)
     rate_limit_usage_api: str = Field(default="600/minute", pattern=RATE_PATTERN)
-    rate_limit_webhook: str = Field(default="6000/minute", pattern=RATE_PATTERN)
+    rate_limit_webhook: str = Field(default="60000/minute", pattern=RATE_PATTERN)
 
     # Run due jobs (renewals, ...) inside the app process; false when separate workers run them.
     jobs_in_process: bool = True

@@ -1,4 +1,4 @@
-"""Rate limits: moving windows per action and client, in memory or shared through Redis."""
+"""Rate limits: sliding windows per action and client, in memory or shared through Redis."""
 
 import pytest
 
