@@ -677,12 +677,8 @@ def _key(row) -> HistoryKey:
 
 def _rows(session: Session, customer_id: int, raw) -> Iterator[HistoryRow]:
     locale = _locale(session, customer_id)
-    numbers = repository.invoice_numbers(
-        session, customer_id, {r.invoice_id for r in raw if r.invoice_id is not None}
-    )
-    requested = repository.pending_refund_requests_of(session, customer_id, {r.id for r in raw if r.kind == "payment"})
     for r in raw:
-        number = numbers.get(r.invoice_id, "") if r.invoice_id is not None else ""
+        number = r.invoice_number or ""
         amount = -r.amount if r.kind == "refund" else r.amount
         if r.kind == "invoice":
             description = _REASONS.get(r.text2, "Invoice")
@@ -707,10 +703,10 @@ def _rows(session: Session, customer_id: int, raw) -> Iterator[HistoryRow]:
             description=description,
             invoice_id=r.invoice_id,
             has_pdf=r.kind == "invoice" or (r.kind == "refund" and r.status == "succeeded"),
-            can_request_refund=r.kind == "payment" and r.status in REFUNDABLE_STATUSES and r.id not in requested,
+            can_request_refund=r.kind == "payment" and r.status in REFUNDABLE_STATUSES and r.requested is None,
             refund_requested_label=(
-                f"Refund requested: {format_money(requested[r.id], r.currency, locale)}"
-                if r.kind == "payment" and r.id in requested else ""
+                f"Refund requested: {format_money(int(r.requested), r.currency, locale)}"
+                if r.requested is not None else ""
             ),
             can_pay=r.kind == "invoice" and r.status == "open",
         )
