@@ -340,8 +340,9 @@ def refunds_needing_credit_note(session: Session, *, limit: int = 200) -> list[i
 # History merges three tables, newest first: ordered by (created_at, kind, id), all descending.
 # A page is found either by offset (each branch keeps its own newest `offset + limit` rows, so a
 # page reads at most 3 × (offset + limit) rows) or by keyset: the rows older (or newer) than a
-# row's key, `limit` per branch, whatever the depth. Both read through ix_invoices_customer_created,
-# ix_payments_customer_created and ix_refunds_customer_created (then each refund's payment by id).
+# row's key, `limit` per branch, whatever the depth. Both read through ix_invoices_customer_created_status,
+# ix_payments_customer_created and ix_refunds_customer_created (then each refund's payment by id), or,
+# filtered by status, one ordered index range per status (ix_*_customer_status_created).
 
 
 class HistoryKey(NamedTuple):
@@ -433,6 +434,16 @@ def _history_branch(kind: str, statuses: tuple[str, ...] | None, bounded: tuple[
     return query, table
 
 
+def _history_parts(branches: tuple):
+    """(kind, statuses) to query, one part per status when filtered: each part then reads one
+    ordered index range (ix_*_customer_status_created) rather than filtering all the customer's rows."""
+    for kind, statuses in branches:
+        if statuses is None:
+            yield kind, None
+        else:
+            yield from ((kind, (status,)) for status in statuses)
+
+
 def _history_params(customer_id: int, start, end, **values) -> dict:
     return {"customer_id": customer_id, "start": start, "end": end, **values}
 
@@ -463,7 +474,7 @@ def history_window(session: Session, customer_id: int, *, branches: dict, start,
 @lru_cache(maxsize=256)
 def _window_statement(branches: tuple, bounded: tuple[bool, bool], key_kind: str | None, newer: bool):
     parts = []
-    for kind, statuses in branches:
+    for kind, statuses in _history_parts(branches):
         query, table = _history_branch(kind, statuses, bounded)
         if key_kind is not None:
             query = query.where(_beyond(kind, table, key_kind, newer=newer))
@@ -491,22 +502,21 @@ def _window_statement(branches: tuple, bounded: tuple[bool, bool], key_kind: str
 
 def history_count(session: Session, customer_id: int, *, branches: dict, start, end, cap: int | None = None) -> int:
     """Rows matching; past `cap` the count stops (at most `cap` + 1 rows read in all branches together,
-    so a huge history is not counted whole)."""
-    total = 0
-    bounded = (start is not None, end is not None)
-    for kind, statuses in branches.items():
-        if cap is not None and total > cap:
-            break
-        statement = _count_statement(kind, statuses, bounded, cap is not None)
-        params = _history_params(customer_id, start, end, window=None if cap is None else cap + 1 - total)
-        total += session.exec(statement, params=params).one()
-    return total
+    so a huge history is not counted whole). One statement: the branches are read one after the
+    other until the limit is reached."""
+    if not branches:
+        return 0
+    statement = _count_statement(tuple(branches.items()), (start is not None, end is not None), cap is not None)
+    params = _history_params(customer_id, start, end, window=None if cap is None else cap + 1)
+    return session.exec(statement, params=params).one()
 
 
 @lru_cache(maxsize=64)
-def _count_statement(kind: str, statuses: tuple[str, ...] | None, bounded: tuple[bool, bool], capped: bool):
-    query, _ = _history_branch(kind, statuses, bounded)
-    return select(func.count()).select_from((query.limit(_WINDOW) if capped else query).subquery())
+def _count_statement(branches: tuple, bounded: tuple[bool, bool], capped: bool):
+    parts = [_history_branch(kind, statuses, bounded)[0].with_only_columns(literal_column("1"))
+             for kind, statuses in _history_parts(branches)]
+    rows = parts[0] if len(parts) == 1 else union_all(*parts)
+    return select(func.count()).select_from((rows.limit(_WINDOW) if capped else rows).subquery())
 
 
 def storage_used_bytes(session: Session, customer_id: int) -> int:

@@ -21,7 +21,8 @@ class InvoiceStatus(StrEnum):
 class Invoice(SQLModel, table=True):
     __tablename__ = "invoices"
     __table_args__ = (
-        Index("ix_invoices_customer_created", "customer_id", "created_at"),
+        # The history (drafts left out) pages and counts from the index alone.
+        Index("ix_invoices_customer_created_status", "customer_id", "created_at", "status"),
         # The history filtered by status: counted and paged without reading the other statuses.
         Index("ix_invoices_customer_status_created", "customer_id", "status", "created_at"),
         Index("ix_invoices_collection_due", "status", "next_collection_at"),
