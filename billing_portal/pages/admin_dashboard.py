@@ -1,5 +1,6 @@
 """/admin: the revenue dashboard (figures per currency, charts, alert banner) and /admin/alerts."""
 
+import plotly.graph_objects as go
 import reflex as rx
 
 from billing_portal.components.admin import admin_empty, admin_shell, admin_table
@@ -119,7 +120,8 @@ def _currency_card(view: CurrencyView) -> rx.Component:
 
 def _chart(figure, chart_id: str) -> rx.Component:
     return rx.card(
-        rx.plotly.basic(data=figure, use_resize_handler=True, config={"displayModeBar": False, "responsive": True},
+        rx.plotly.basic(data=figure.to(go.Figure), use_resize_handler=True,
+                        config={"displayModeBar": False, "responsive": True},
                         width="100%", height="320px"),
         width="100%",
         min_width="0",

@@ -47,8 +47,8 @@ def test_the_dashboard_shows_each_currency_and_its_charts(engine, admin_token, r
     assert views["KRW"]["subscribers"] == "1" and views["KRW"]["ltv"] == "—"
     assert views["USD"]["failure_rate"] == "100.00 %" and views["USD"]["mrr"] == "$0.00"
     assert state.chart_currencies == ["KRW", "USD"] and state.chart_currency == "KRW"
-    assert [trace.name for trace in state.mrr_figure.data] == ["MRR", "ARR"]
-    assert len(state.currency_figure.data) == 2  # one bar group per currency, each on its own axis
+    assert [trace["name"] for trace in state.mrr_figure["data"]] == ["MRR", "ARR"]
+    assert len(state.currency_figure["data"]) == 2  # one bar group per currency, each on its own axis
     assert state.open_alerts == 2  # USD failure and success rates in January
 
     state.set_chart_currency("USD")
