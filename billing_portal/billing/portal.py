@@ -631,11 +631,13 @@ def history_page(
     after: HistoryKey | None = None,
     before: HistoryKey | None = None,
     counted: tuple[int, bool] | None = None,
+    locale: str | None = None,
 ) -> HistoryPage:
     """Page `page` of the filtered history. The next page passes the current page's `last` row as
     `after`, the previous one its `first` as `before`, and both the (total, total_is_exact) the
     first page counted as `counted` (counting a large history is the slow part); the page number
-    then only labels the page. Without them the page is found by its number."""
+    then only labels the page. Without them the page is found by its number. `locale`: the
+    customer's, when the caller has it (else read)."""
     filters = HistoryFilters(status, kind, date_from, date_to).checked()
     page_size = max(1, min(MAX_PAGE_SIZE, int(page_size)))
     branches = _branches(filters)
@@ -666,7 +668,7 @@ def history_page(
         raw = window(limit=page_size + (1 if offset else 0), offset=max(0, offset - 1))
         if offset and raw:
             starts_after, raw = _key(raw[0]), raw[1:]
-    rows = tuple(_rows(session, customer_id, raw))
+    rows = tuple(_rows(session, customer_id, raw, locale))
     return HistoryPage(rows, total, page, pages, page_size, exact, starts_after,
                        _key(raw[0]) if raw else None, _key(raw[-1]) if raw else None)
 
@@ -675,8 +677,8 @@ def _key(row) -> HistoryKey:
     return HistoryKey(row.created_at, row.kind, row.id)
 
 
-def _rows(session: Session, customer_id: int, raw) -> Iterator[HistoryRow]:
-    locale = _locale(session, customer_id)
+def _rows(session: Session, customer_id: int, raw, locale: str | None = None) -> Iterator[HistoryRow]:
+    locale = locale or _locale(session, customer_id)
     for r in raw:
         number = r.invoice_number or ""
         amount = -r.amount if r.kind == "refund" else r.amount

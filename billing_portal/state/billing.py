@@ -580,7 +580,7 @@ class HistoryState(PagedState, BillingState):
                 result = portal.history_page(
                     session, user.customer_id, status=f.status, kind=f.kind,
                     date_from=f.date_from, date_to=f.date_to, page=page,
-                    after=after, before=before, counted=counted,
+                    after=after, before=before, counted=counted, locale=user.locale,
                 )
             self.rows = [row_view(r) for r in result.rows]
             self.page, self.pages, self.total = result.page, result.pages, result.total
