@@ -15,6 +15,12 @@ config = rx.Config(
     # operators to run `reflex db migrate`; nothing here uses rx.session / rx.Model.
     db_url=None,
     redis_url=_settings.redis_url,
+    # Sessions' page state: in Redis when several workers share it (REDIS_URL), else in the
+    # worker's memory. It holds only what a page shows and every page reloads it on load (the
+    # sign-in is a cookie), so a restart loses nothing; Reflex's default disk manager re-listed
+    # every saved session file after each write, 8 % of a history click's CPU with a few
+    # thousand sessions (bench/ui_sessions.py).
+    state_manager_mode="redis" if _settings.redis_url else "memory",
     # Where the browser reaches the backend (websocket + /api). In `--env prod` Reflex serves
     # frontend and backend on one port, so this is usually the same as PUBLIC_URL.
     api_url=_settings.api_url,

@@ -18,6 +18,7 @@ click is not answered within 60 s stops and counts in `failed_sessions` (then `m
 
 import asyncio
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -98,10 +99,16 @@ async def signed_in_session(url: str) -> ReflexSession:
     return session
 
 
-async def page_through(session: ReflexSession, stop_at: float, samples: list[float], think: float) -> int:
+async def page_through(session: ReflexSession, stop_at: float, samples: list[float], think: float,
+                       pause: random.Random) -> int:
     """Next, Previous, Next, ... until `stop_at`: each click's round trip in ms. A click not
-    answered within the session's timeout ends the session: it counts as a failure."""
+    answered within the session's timeout ends the session: it counts as a failure.
+
+    Sessions start at a random point of the first think time and each pause varies by ±50 %, as
+    people's do: otherwise every session clicks in the same instant and the figure measures a
+    synchronized burst of 50 clicks, not 50 people."""
     page = 1
+    await asyncio.sleep(pause.uniform(0, think))
     while time.monotonic() < stop_at:
         handler, page = ("next_page", 2) if page == 1 else ("previous_page", 1)
         try:
@@ -109,7 +116,7 @@ async def page_through(session: ReflexSession, stop_at: float, samples: list[flo
         except TimeoutError:
             return 1
         samples.append(seconds * 1000)
-        await asyncio.sleep(think)
+        await asyncio.sleep(pause.uniform(0.5 * think, 1.5 * think))
     return 0
 
 
@@ -126,8 +133,9 @@ async def measure(url: str, sessions: int, seconds: float, think: float = THINK)
     opened = [s for s in await asyncio.gather(*(one() for _ in range(sessions))) if s is not None]
     pids = {session.server_pid() for session in opened}
     samples: list[float] = []
+    pause = random.Random(7)
     started = time.monotonic()
-    failed = await asyncio.gather(*(page_through(s, started + seconds, samples, think) for s in opened))
+    failed = await asyncio.gather(*(page_through(s, started + seconds, samples, think, pause) for s in opened))
     elapsed = time.monotonic() - started
     await asyncio.gather(*(s.close() for s in opened))
     return {"p95": percentile(samples, 95), "p50": statistics.median(samples), "events": len(samples),
