@@ -609,14 +609,14 @@ def webhook_event_by_stripe_id(session: Session, stripe_event_id: str) -> Webhoo
     return session.exec(select(WebhookEvent).where(WebhookEvent.stripe_event_id == stripe_event_id)).first()
 
 
-def insert_webhook_event(session: Session, **values) -> bool:
-    """Insert an event unless its Stripe id is already kept; True when this call stored it.
+def insert_webhook_events(session: Session, rows: list[dict]) -> set[str]:
+    """Insert events whose Stripe id is not kept yet; the ids this call stored.
 
-    One INSERT ... ON CONFLICT DO NOTHING: no read first and no savepoint, so two deliveries of the
-    same event at once cannot both store it and the intake route stays one round trip.
+    One INSERT ... ON CONFLICT DO NOTHING for all the rows: no read first and no savepoint, so two
+    deliveries of the same event at once cannot both store it, and a batch is one round trip.
     """
     statement = _insert_event_statement(session.get_bind().dialect.name)
-    return session.connection().execute(statement, values).first() is not None
+    return {row[0] for row in session.connection().execute(statement, rows).all()}
 
 
 @lru_cache(maxsize=2)
@@ -624,7 +624,9 @@ def _insert_event_statement(dialect: str):
     # A Core statement on the table, built once: the ORM insert path costs more than the insert.
     insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[dialect]
     table = WebhookEvent.__table__
-    return insert(table).on_conflict_do_nothing(index_elements=["stripe_event_id"]).returning(table.c.id)
+    return insert(table).on_conflict_do_nothing(index_elements=["stripe_event_id"]).returning(
+        table.c.stripe_event_id
+    )
 
 
 def due_webhook_event_ids(session: Session, now, *, after: int = 0, limit: int = 200) -> list[int]:

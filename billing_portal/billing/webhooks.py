@@ -81,20 +81,33 @@ class Received:
 
 def receive(session: Session, event: dict[str, Any], *, now: datetime | None = None) -> Received:
     """Keep a verified event once (unique on its id); processing happens in the job."""
+    return receive_many(session, [event], now=now)[0]
+
+
+def receive_many(session: Session, events: list[dict[str, Any]], *, now: datetime | None = None) -> list[Received]:
+    """Keep verified events in one statement, each once: an id already kept, or met earlier in
+    `events`, is a duplicate (stored False)."""
     now = now or utcnow()
-    event_id = str(event["id"])[:255]
-    stored = repository.insert_webhook_event(
-        session,
-        stripe_event_id=event_id,
-        type=str(event["type"])[:100],
-        status=RECEIVED,
-        created=_timestamp(event.get("created")) or now,
-        payload=event,
-        received_at=now,
-        attempts=0,
-        last_error="",
-    )
-    return Received(event_id, stored)
+    rows = [
+        {
+            "stripe_event_id": str(event["id"])[:255],
+            "type": str(event["type"])[:100],
+            "status": RECEIVED,
+            "created": _timestamp(event.get("created")) or now,
+            "payload": event,
+            "received_at": now,
+            "attempts": 0,
+            "last_error": "",
+        }
+        for event in events
+    ]
+    stored = repository.insert_webhook_events(session, rows)
+    received = []
+    for row in rows:
+        event_id = row["stripe_event_id"]
+        received.append(Received(event_id, event_id in stored))
+        stored.discard(event_id)  # a second delivery in the same batch is the duplicate
+    return received
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ localstripe posts real signed events to it; events localstripe never sends (refu
 hosted checkout) are signed with Stripe's scheme by tests/support/stripe_signing.py.
 """
 
+import asyncio
 import json
 import random
 import time
@@ -35,6 +36,7 @@ from tests.billing.test_webhooks import (
 from tests.gateways.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, LocalStripeHelper
 from tests.support.builders import make_customer, make_plan
 from tests.api.conftest import start_api
+from tests.support.event_loops import run_to_completion
 from tests.support.stand_ins import http_request
 from tests.support.stripe_signing import sign_payload, signed_event
 
@@ -251,3 +253,81 @@ def test_a_flood_gets_429_with_retry_after_and_is_not_stored(engine, monkeypatch
     assert answers[-1].json()["error"] == "rate_limited"
     with session_scope() as session:
         assert session.exec(select(func.count()).select_from(WebhookEvent)).one() == 3
+
+
+def _deliver_together(bodies: list[tuple[bytes, str]]) -> list:
+    """POST every signed body at once on one event loop, as concurrent deliveries reach a worker."""
+    import httpx
+
+    from billing_portal.api import build_api
+
+    async def deliver() -> list:
+        transport = httpx.ASGITransport(app=build_api())
+        async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:
+            return await asyncio.gather(*(
+                client.post(ROUTE, content=body, headers={"Stripe-Signature": signature}) for body, signature in bodies
+            ))
+
+    return run_to_completion(deliver())
+
+
+@pytest.fixture
+def webhook_secret(engine, monkeypatch):
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    get_settings.cache_clear()
+
+
+def test_deliveries_arriving_together_are_committed_together_each_answered_for_itself(webhook_secret, monkeypatch):
+    from billing_portal.billing import webhooks
+
+    batches = []
+    real = webhooks.receive_many
+
+    def counted(session, events, **kwargs):
+        batches.append(len(events))
+        return real(session, events, **kwargs)
+
+    monkeypatch.setattr(webhooks, "receive_many", counted)
+    events = [event("payment_intent.succeeded", payment_intent(f"pi_group_{n}", "succeeded")) for n in range(40)]
+    events += [events[3], events[3], events[17]]  # Stripe retrying while the first delivery is in flight
+    answers = _deliver_together([signed_event(e, WEBHOOK_SECRET) for e in events])
+
+    assert {a.status_code for a in answers} == {200}
+    duplicates = [a.json()["duplicate"] for a in answers]
+    assert duplicates.count(False) == 40 and duplicates.count(True) == 3
+    assert sum(batches) == 43 and len(batches) < 43  # several events shared a transaction
+    with session_scope() as session:
+        kept = session.exec(select(WebhookEvent.stripe_event_id)).all()
+    assert sorted(kept) == sorted(e["id"] for e in events[:40])
+
+
+def test_an_event_the_database_refuses_fails_alone_and_its_batch_is_kept(webhook_secret, monkeypatch):
+    from billing_portal.billing import webhooks
+
+    poison = event("payment_intent.succeeded", payment_intent("pi_poison", "succeeded"))
+    real_many, real_one = webhooks.receive_many, webhooks.receive
+
+    def refusing_many(session, events, **kwargs):
+        if any(e["id"] == poison["id"] for e in events):
+            raise RuntimeError("value too long for type character varying")  # what the database says
+        return real_many(session, events, **kwargs)
+
+    def refusing_one(session, e, **kwargs):
+        if e["id"] == poison["id"]:
+            raise RuntimeError("value too long for type character varying")
+        return real_one(session, e, **kwargs)
+
+    monkeypatch.setattr(webhooks, "receive_many", refusing_many)
+    monkeypatch.setattr(webhooks, "receive", refusing_one)
+    events = [event("payment_intent.succeeded", payment_intent(f"pi_mate_{n}", "succeeded")) for n in range(20)]
+    events.insert(10, poison)
+    answers = _deliver_together([signed_event(e, WEBHOOK_SECRET) for e in events])
+
+    refused = answers[10]
+    assert refused.status_code == 500
+    assert refused.json() == {"error": "not_stored", "message": "The event could not be stored; send it again."}
+    assert "varying" not in refused.text
+    assert [a.status_code for n, a in enumerate(answers) if n != 10] == [200] * 20
+    with session_scope() as session:
+        kept = set(session.exec(select(WebhookEvent.stripe_event_id)).all())
+    assert kept == {e["id"] for e in events} - {poison["id"]}
