@@ -22,17 +22,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from sqlmodel import Session, select
 
 from billing_portal.api.documents import SESSION_COOKIE, credit_note_path, invoice_pdf_path
-from billing_portal.billing import accounts, api_keys, files
+from billing_portal.billing import api_keys, files
 from billing_portal.gateways.storage import DOWNLOAD_ROUTE, get_storage
 from billing_portal.models import Customer, UsageRecord
 from tests.api.conftest import start_api
-from tests.billing.test_checkout import ls, user_of  # noqa: F401  (fixture)
-from tests.billing.test_files import local_store, pdf_sample  # noqa: F401  (fixture)
-from tests.security.authz_world import MISSING_ID, World, build_world, snapshot
+from tests.billing.test_checkout import user_of
+from tests.billing.test_files import pdf_sample
+from tests.security.authz_world import MISSING_ID, World, snapshot
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -40,16 +39,6 @@ DOCUMENTS = {  # object → (route of an id, key of Ana's object in World.ids)
     "invoice PDF": (invoice_pdf_path, "paid_invoice"),
     "credit note": (credit_note_path, "refund"),
 }
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
-@pytest.fixture
-def world(engine, ls, local_store) -> World:  # noqa: F811
-    return build_world(engine, ls)
 
 
 @pytest.fixture

@@ -22,10 +22,8 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
-from argon2 import PasswordHasher
 
 from billing_portal.billing_portal import app  # every page's state, as the app registers them
-from billing_portal.billing import accounts
 from billing_portal.billing.payment_methods import NO_SUCH_CARD
 from billing_portal.state.admin import DENIED, AdminState
 from billing_portal.state.auth import AuthState, SignInState, SignUpState
@@ -43,8 +41,6 @@ from billing_portal.state.files import FileDetailsView, FilesState
 from billing_portal.state.payment_methods import PaymentMethodsState
 from billing_portal.state.pricing import PricingState
 from billing_portal.state.usage import UsageState
-from tests.billing.test_checkout import ls  # noqa: F401  (fixture)
-from tests.billing.test_files import local_store  # noqa: F401  (fixture)
 from tests.security.authz_world import (
     ANA_SECRETS,
     MISSING_ID,
@@ -52,7 +48,6 @@ from tests.security.authz_world import (
     World,
     all_states,
     answer,
-    build_world,
     event_summary,
     run_handler,
     snapshot,
@@ -221,16 +216,6 @@ EXEMPT: dict[str, str] = {
 }
 CUSTOMER_STATES = (CheckoutState, CheckoutSuccessState, HistoryState, CreditsState, OverviewState, PlanState,
                    FilesState, PaymentMethodsState, UsageState, DetailsState)
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
-@pytest.fixture
-def world(engine, ls, local_store) -> World:  # noqa: F811
-    return build_world(engine, ls)
 
 
 def target_of(world: World, row: Row):

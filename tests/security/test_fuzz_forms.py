@@ -18,13 +18,11 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 import pytest
-from argon2 import PasswordHasher
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import SQLModel
 
 import billing_portal.billing_portal  # noqa: F401  (every page's state)
-from billing_portal.billing import accounts
 from billing_portal.settings import get_settings
 from billing_portal.state.admin_console import AuditAdminState, CatalogAdminState, CustomersAdminState, WebhooksAdminState
 from billing_portal.state.admin_dashboard import AlertsState, DashboardState
@@ -39,8 +37,6 @@ from billing_portal.state.files import FileDetailsView, FilesState
 from billing_portal.state.payment_methods import PaymentMethodsState
 from billing_portal.state.usage import UsageState
 from billing_portal.billing.billing_details import FORM_FIELDS
-from tests.billing.test_checkout import ls  # noqa: F401  (fixture)
-from tests.billing.test_files import local_store  # noqa: F401  (fixture)
 from tests.security.authz_world import World, all_states, build_world, run_handler, snapshot, state_of, stored_vars
 from tests.security.fuzzing import bad_amounts, dates, fuzz_settings, ids, nasty
 
@@ -174,13 +170,8 @@ def _refund_dialog(world: World, amount: str) -> dict:
             "refund_amount": amount, "refund_open": True}
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
 @pytest.fixture
-def world(engine, ls, local_store, monkeypatch) -> World:  # noqa: F811
+def world(engine, ls, local_store, monkeypatch) -> World:
     for action in ("SIGN_IN", "SIGN_UP", "CHECKOUT"):  # the fuzzer is not an attacker to slow down
         monkeypatch.setenv(f"RATE_LIMIT_{action}", "1000000/minute")
     get_settings.cache_clear()

@@ -17,19 +17,16 @@
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 from sqlmodel import Session, func, select
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from billing_portal.api import build_api
 from billing_portal.api.documents import SESSION_COOKIE
-from billing_portal.billing import accounts, files, invoice_pdfs
+from billing_portal.billing import files, invoice_pdfs
 from billing_portal.gateways.storage import DOWNLOAD_ROUTE
 from billing_portal.models import UsageRecord, WebhookEvent
 from billing_portal.settings import get_settings
-from tests.billing.test_checkout import ls  # noqa: F401  (fixture)
-from tests.billing.test_files import local_store  # noqa: F401  (fixture)
 from tests.billing.test_webhooks import event, payment_intent
 from tests.security.authz_world import MISSING_ID, World, build_world, snapshot
 from tests.support.stripe_signing import signed_event
@@ -40,13 +37,8 @@ SECRET = "whsec_csrf"
 DOCUMENT_CACHE = frozenset({"invoices.pdf_key", "invoices.pdf_rendered_at", "refunds.credit_note_key"})
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
 @pytest.fixture
-def world(engine, ls, local_store, monkeypatch) -> World:  # noqa: F811
+def world(engine, ls, local_store, monkeypatch) -> World:
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
     get_settings.cache_clear()
     return build_world(engine, ls)
