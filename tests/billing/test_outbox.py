@@ -3,7 +3,6 @@ retries with backoff when the server does not take a message, failure for good o
 nothing sent (and said so) without SMTP_URL, one send per message however many runners."""
 
 import logging
-import threading
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from billing_portal.sandbox.mail_sink import MailSink, running
 from billing_portal.settings import get_settings
 from tests.billing.test_webhooks import _cheap_password_hashing, scope  # noqa: F401  (fixtures)
 from tests.support.builders import T0, make_customer
+from tests.support.concurrency import all_at_once
 from tests.support.stand_ins import free_port
 
 
@@ -128,16 +128,6 @@ def test_two_runners_at_once_send_each_message_once(scope, mail_sink, db_url):
             customer = make_customer(s, f"c{n}@example.com")
             draft = invoices.create_draft(s, customer_id=customer.id, currency="USD", lines=[DraftLine("Pro", 900)])
             invoices.finalize(s, draft.id, now=T0)
-    barrier, results = threading.Barrier(3), []
-
-    def run():
-        barrier.wait()
-        results.append(outbox.send_due(T0, session_scope=scope))
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = all_at_once(3, lambda: outbox.send_due(T0, session_scope=scope))
     assert sum(results) == 5
     assert sorted(r.recipients[0] for r in mail_sink.received) == [f"c{n}@example.com" for n in range(5)]

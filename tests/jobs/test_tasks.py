@@ -1,6 +1,5 @@
 """Jobs find their work in the database and do it once, however many runners run them."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from billing_portal.jobs import runner, tasks
 from billing_portal.models import Invoice, Payment, Subscription
 from billing_portal.settings import get_settings
 from tests.support.builders import T0, make_customer, make_plan
+from tests.support.concurrency import all_at_once
 
 
 @pytest.fixture
@@ -44,18 +44,7 @@ def test_two_runners_at_once_renew_once(engine, db_url, paid_subscription):
     if db_url.startswith("sqlite"):
         pytest.skip("row locks (SELECT … FOR UPDATE) are PostgreSQL's; SQLite has one writer anyway")
     now = T0 + timedelta(days=90)
-    barrier = threading.Barrier(4)
-    results = []
-
-    def run():
-        barrier.wait()
-        results.append(tasks.renew_due_subscriptions(now))
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = all_at_once(4, lambda: tasks.renew_due_subscriptions(now))
     assert sum(results) == 3
     assert invoice_count(engine) == 4
 
@@ -103,17 +92,7 @@ def test_two_runners_at_once_charge_each_renewal_and_retry_once(engine, db_url, 
     session.commit()
 
     def race(now, runners=4):
-        barrier = threading.Barrier(runners)
-
-        def run():
-            barrier.wait()
-            runner.run_once(now, only={"renewals", "dunning"})
-
-        threads = [threading.Thread(target=run) for _ in range(runners)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        all_at_once(runners, lambda: runner.run_once(now, only={"renewals", "dunning"}))
 
     race(FEB28)  # renewals: 3 paid, 3 declined
     race(FEB28 + timedelta(days=1))  # first retries of the 3 declined
