@@ -12,7 +12,8 @@ from sqlmodel import Session
 
 from billing_portal.billing import repository
 from billing_portal.billing.errors import DomainError
-from billing_portal.billing.money import exponent, format_money, round_half_up
+from billing_portal.billing.money import format_money, round_half_up
+from billing_portal.gateways import stripe_currencies
 from billing_portal.models import Interval, MeteredPrice, Plan, Price
 from billing_portal.models.types import utcnow
 
@@ -161,6 +162,11 @@ def archive_plan(session: Session, plan_id: int) -> Plan:
     return plan
 
 
+def sellable_currency(currency: str) -> str:
+    """A current ISO 4217 code that Stripe takes (InvalidAmount with a message otherwise)."""
+    return stripe_currencies.stripe_currency(str(currency)).code
+
+
 def create_price(
     session: Session,
     *,
@@ -172,12 +178,12 @@ def create_price(
     trial_days: int = 0,
 ) -> Price:
     _get(session, Plan, plan_id, "plan")
-    currency = currency.upper()
-    exponent(currency)  # raises for an unknown currency
+    currency = sellable_currency(currency)
     if interval not in (Interval.MONTH, Interval.YEAR):
         raise DomainError("The interval is month or year.")
     _check_int(interval_count, "The interval count", 1, MAX_INTERVAL_COUNT)
     _check_int(unit_amount, "The amount", 0, 10**15)
+    _check_price_amount(unit_amount, currency)
     _check_int(trial_days, "Trial days", 0, 730)
     price = Price(
         plan_id=plan_id,
@@ -197,6 +203,7 @@ def update_price(session: Session, price_id: int, *, unit_amount: int, trial_day
     if repository.price_is_used(session, price_id):
         raise DomainError("This price has been used by a subscription: archive it and add a new one.")
     _check_int(unit_amount, "The amount", 0, 10**15)
+    _check_price_amount(unit_amount, price.currency)
     _check_int(trial_days, "Trial days", 0, 730)
     price.unit_amount, price.trial_days = unit_amount, trial_days
     session.add(price)
@@ -234,10 +241,10 @@ def create_metered_price(
     label = " ".join(str(label).split())
     if not 1 <= len(label) <= 100:
         raise DomainError("A metric label is 1–100 characters.")
-    currency = currency.upper()
-    exponent(currency)
+    currency = sellable_currency(currency)
     _check_int(package_size, "The package size", 1, MAX_PACKAGE_SIZE)
     _check_int(package_amount, "The package amount", 0, 10**15)
+    stripe_currencies.check_chargeable(package_amount, currency, "A package price")
     _check_int(included_units, "Included units", 0, 10**15)
     if repository.active_metered_price(session, plan_id=plan_id, metric=metric, currency=currency):
         raise DomainError(f"This plan already has an active {currency} price for {metric}: archive it first.")
@@ -290,6 +297,15 @@ def _apply_plan_fields(plan: Plan, **fields) -> None:
             if fields[limit] is not None:
                 _check_int(fields[limit], limit.replace("_", " ").capitalize(), 0, 2**62)
             setattr(plan, limit, fields[limit])
+
+
+def _check_price_amount(amount: int, currency: str) -> None:
+    """What Stripe would refuse to charge: a fraction of its unit, or a (non-free) price under its
+    minimum charge, which could never be charged on its own."""
+    stripe_currencies.check_chargeable(amount, currency, "A price")
+    minimum = stripe_currencies.stripe_currency(currency).minimum
+    if stripe_currencies.below_minimum(amount, currency):
+        raise DomainError(f"A price under {format_money(minimum, currency)} cannot be charged by card in {currency}.")
 
 
 def _check_int(value, label: str, low: int, high: int) -> None:

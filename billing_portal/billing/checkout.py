@@ -42,7 +42,7 @@ from billing_portal.billing.invoices import DraftLine
 from billing_portal.billing.money import format_money
 from billing_portal.billing.tax import invoice_totals
 from billing_portal.billing.payment_methods import stripe_errors as _stripe_errors
-from billing_portal.gateways import stripe_gateway
+from billing_portal.gateways import stripe_currencies, stripe_gateway
 from billing_portal.gateways.stripe_gateway import (
     GENERIC_DECLINE_MESSAGE,
     REQUIRES_ACTION_MESSAGE,
@@ -165,7 +165,7 @@ def checkout_summary(
     currency = target.currency
     amount = target.unit_amount * target.quantity
     rate, inclusive = _tax_rule(customer)
-    totals = invoice_totals([_TaxLine(amount, rate, inclusive)])
+    totals = invoice_totals([_TaxLine(amount, rate, inclusive)], quantum=stripe_currencies.quantum(currency))
 
     def money(value: int) -> str:
         return format_money(value, currency, locale)
@@ -510,13 +510,22 @@ def _target(session: Session, price_id: int | None, pack_slug: str | None, quant
         if not 1 <= quantity <= subscriptions.MAX_QUANTITY:
             raise DomainError(f"The quantity is a whole number from 1 to {subscriptions.MAX_QUANTITY}.")
         price, plan = sellable_price(session, price_id)
-        return _Target("subscription", quantity, price=price, plan=plan)
+        return _above_minimum(_Target("subscription", quantity, price=price, plan=plan))
     pack = repository.credit_pack_by_slug(session, pack_slug) if isinstance(pack_slug, str) else None
     if pack is None or not pack.active:
         raise DomainError("This credit pack is not available. Pick one on the pricing page.")
     if not 1 <= quantity <= MAX_PACK_QUANTITY:
         raise DomainError(f"Buy from 1 to {MAX_PACK_QUANTITY} packs at a time.")
-    return _Target("credit_pack", quantity, pack=pack)
+    return _above_minimum(_Target("credit_pack", quantity, pack=pack))
+
+
+def _above_minimum(target: "_Target") -> "_Target":
+    """A checkout under Stripe's minimum charge is refused here, before any invoice exists."""
+    amount = target.unit_amount * target.quantity
+    if stripe_currencies.below_minimum(amount, target.currency):
+        raise payments.BelowMinimumCharge(
+            payments.minimum_message(amount, target.currency) + " Choose a larger quantity or another plan.")
+    return target
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from sqlmodel import Session
 from billing_portal.billing import audit, emails, invoices, payments, repository, subscriptions
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.lifecycle import Event, next_status
+from billing_portal.gateways import stripe_currencies
 from billing_portal.gateways.stripe_gateway import PaymentProviderUnavailable, StripeGatewayError
 from billing_portal.models import Customer, Invoice, InvoiceStatus, Payment, PaymentStatus, Subscription
 from billing_portal.models import SubscriptionStatus as S
@@ -88,6 +89,13 @@ def collect(session: Session, invoice_id: int, now: datetime, *, early: bool = F
             return None  # being renewed or collected right now: the next run sees it
     if any(p.status == PaymentStatus.PENDING for p in repository.payments_of_invoice(session, invoice.id)):
         return None  # a charge is still processing: its webhook settles it, never charge beside it
+    if stripe_currencies.below_minimum(invoice.total - invoice.amount_paid, invoice.currency):
+        # Stripe would refuse it: never sent. It stays open, out of collection, and the next
+        # renewal carries it (invoices.carry_small_invoices).
+        invoice.next_collection_at = None
+        session.add(invoice)
+        session.flush()
+        return None
     number = invoice.collection_attempts + 1
     if not repository.claim_collection_attempt(session, invoice.id, attempts_seen=invoice.collection_attempts):
         return None

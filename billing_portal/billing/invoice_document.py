@@ -23,6 +23,7 @@ from billing_portal.billing import repository
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.money import round_half_up
 from billing_portal.billing.tax import RateTotal, invoice_totals, line_tax
+from billing_portal.gateways import stripe_currencies
 from billing_portal.models import Invoice, InvoiceLine, InvoiceStatus, Payment, Refund, RefundStatus
 from billing_portal.settings import get_settings
 
@@ -105,7 +106,7 @@ def build_invoice_document(session: Session, invoice_id: int) -> InvoiceDocument
     if invoice.status == InvoiceStatus.DRAFT or not invoice.number:
         raise DomainError("A draft invoice has no PDF: finalize it first.")
     lines = tuple(_doc_line(row) for row in repository.invoice_lines(session, invoice.id))
-    totals = invoice_totals(lines)
+    totals = invoice_totals(lines, quantum=stripe_currencies.quantum(invoice.currency))
     snapshot = invoice.billing_details or {}
     return InvoiceDocument(
         kind="invoice",
@@ -146,7 +147,7 @@ def build_credit_note_document(session: Session, refund_id: int, *, number: str 
     if invoice is None or not invoice.number:
         raise DomainError("This refund is not of an issued invoice.")
     rows = repository.invoice_lines(session, invoice.id)
-    billed = invoice_totals([_doc_line(row) for row in rows]).by_rate
+    billed = invoice_totals([_doc_line(row) for row in rows], quantum=stripe_currencies.quantum(invoice.currency)).by_rate
     reason = " ".join(refund.reason.split())
     description = f"Refund of invoice {invoice.number}" + (f": {reason}" if reason else "")
     lines = tuple(

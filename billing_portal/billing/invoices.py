@@ -14,8 +14,9 @@ from sqlmodel import Session
 
 from billing_portal.billing import emails, repository
 from billing_portal.billing.errors import DomainError, NotFound
-from billing_portal.billing.money import exponent
+from billing_portal.billing.money import normalize_currency
 from billing_portal.billing.tax import invoice_totals, line_tax
+from billing_portal.gateways import stripe_currencies
 from billing_portal.models import Customer, Invoice, InvoiceLine, InvoiceStatus
 from billing_portal.models.types import utcnow
 from billing_portal.settings import get_settings
@@ -68,8 +69,7 @@ def create_draft(
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFound("No such customer.")
-    currency = currency.upper()
-    exponent(currency)
+    currency = normalize_currency(currency)
     invoice = Invoice(
         customer_id=customer_id,
         subscription_id=subscription_id,
@@ -106,12 +106,16 @@ def add_line(
     description = " ".join(line.description.split())
     if not description:
         raise DomainError("A line needs a description.")
+    # A prorated amount is rounded half up to what the processor can charge (KWD: 10 fils, MGA: 1
+    # ariary); a catalog price is a multiple of it already (billing/catalog.py refuses others).
+    amount = stripe_currencies.round_to_chargeable(
+        line.unit_amount * line.quantity if line.amount is None else line.amount, invoice.currency)
     row = InvoiceLine(
         invoice_id=invoice.id,
         description=description[:500],
         quantity=line.quantity,
-        unit_amount=line.unit_amount,
-        amount=line.unit_amount * line.quantity if line.amount is None else line.amount,
+        unit_amount=amount if line.quantity == 1 else line.unit_amount,
+        amount=amount,
         tax_rate=tax_rate,
         tax_inclusive=tax_inclusive,
         period_start=line.period_start,
@@ -124,6 +128,28 @@ def add_line(
     return row
 
 
+def carry_small_invoices(session: Session, draft: Invoice, *, now: datetime | None = None) -> list[Invoice]:
+    """Carry the subscription's open invoices that are under the processor's minimum charge into
+    `draft` (the next period's invoice), which is what Stripe would have refused to charge.
+
+    Each one never charged (nothing paid, no attempt) becomes a line "Carried from INV-…" of its
+    amount due, untaxed (its tax is in it already), and is voided: its number stays used, and the
+    debt is on the new invoice, which names it.
+    """
+    if draft.subscription_id is None:
+        return []
+    carried = []
+    for old in repository.open_invoices_of(session, draft.subscription_id):
+        due = old.total - old.amount_paid
+        if (old.currency != draft.currency or old.amount_paid or old.collection_attempts
+                or not stripe_currencies.below_minimum(due, old.currency)):
+            continue
+        add_line(session, draft, DraftLine(
+            description=f"Carried from {old.number} (under the minimum card charge)", unit_amount=due))
+        carried.append(void(session, old.id, now=now))
+    return carried
+
+
 class _TaxView(NamedTuple):
     amount: int
     rate: Decimal
@@ -133,10 +159,11 @@ class _TaxView(NamedTuple):
 def recompute_totals(session: Session, invoice: Invoice) -> Invoice:
     rows = repository.invoice_lines(session, invoice.id)
     views = [_TaxView(row.amount, Decimal(row.tax_rate), row.tax_inclusive) for row in rows]
+    step = stripe_currencies.quantum(invoice.currency)
     for row, view in zip(rows, views, strict=True):
-        row.tax_amount = line_tax(*view).tax
+        row.tax_amount = line_tax(*view, quantum=step).tax
         session.add(row)
-    totals = invoice_totals(views)
+    totals = invoice_totals(views, quantum=step)
     invoice.subtotal, invoice.tax, invoice.total = totals.subtotal, totals.tax, totals.total
     session.add(invoice)
     session.flush()

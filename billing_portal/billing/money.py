@@ -2,8 +2,14 @@
 
 An amount is always an `int` in the currency's minor unit (cents for USD, won for KRW, fils for
 BHD), paired with an ISO 4217 code. How many decimals a currency has comes from one table here:
-the ISO 4217 zero- and three-decimal currencies are listed explicitly and every other code Babel
-knows has two; an unknown code is refused. Floats are refused everywhere (`TypeError`), since they
+the ISO 4217 zero-, three- and four-decimal currencies are listed explicitly and every other code
+Babel knows has two; an unknown code is refused. Only codes on ISO 4217's current list take new
+amounts (`normalize_currency`): a withdrawn code (HRK, SLL, VEF, MRO, STD, ANG, ...) is refused
+with its successor named, and so are the codes ISO gives no minor unit (gold XAU, XDR, test XTS,
+...). The current list is CLDR's, through Babel: a code is current when some territory uses it
+today (tender or not, so the funds codes CLF, UYW, BOV... count), which is how CLDR records ISO
+4217's withdrawals (HRK ends 2022-12-31). Stored amounts in a withdrawn code still format
+(`exponent`, `to_major`, `format_money`), so old invoices stay readable. Floats are refused everywhere (`TypeError`), since they
 cannot hold most decimal amounts exactly. The engine's single rounding rule is `round_half_up`:
 round to the nearest integer, ties away from zero (2.5 -> 3, -2.5 -> -3), so a credit rounds
 exactly like the matching charge. Input text is parsed strictly in the user's locale, must not be
@@ -16,15 +22,18 @@ and its symbol or between digit groups, so an amount never wraps across two line
 import copy
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from functools import lru_cache, total_ordering
 
 from babel import Locale
+from babel.core import get_global
 from babel.numbers import (
     NumberFormatError,
     get_currency_symbol,
     get_group_symbol,
+    get_territory_currencies,
     list_currencies,
     parse_decimal,
 )
@@ -39,14 +48,36 @@ _EXPONENTS: dict[str, int] = {
         "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0
     ),
     **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("CLF UYW".split(), 4),
+    "BYR": 0,  # withdrawn 2016, kept so old amounts still format right
 }
 _KNOWN_CURRENCIES = frozenset(list_currencies())
+# ISO 4217 codes whose minor unit is "N.A." (precious metals, SDR, bond units, test and no-currency
+# codes): not money one prices in.
+_NO_MINOR_UNIT = frozenset("XAG XAU XBA XBB XBC XBD XDR XPD XPT XSU XTS XUA XXX".split())
+# Where CLDR's territory data and ISO 4217's list differ: CNH is an offshore-market code, not ISO;
+# ISO still lists SVC (El Salvador), which CLDR ends in 2001 when the dollar replaced it.
+_NOT_ISO, _ISO_ONLY = frozenset({"CNH"}), frozenset({"SVC"})
+# Successors named in the refusal of a withdrawn code (ISO 4217 amendments).
+_REPLACED_BY = {
+    "HRK": "EUR", "LTL": "EUR", "LVL": "EUR", "EEK": "EUR", "SLL": "SLE", "VEF": "VES", "MRO": "MRU",
+    "STD": "STN", "ZMK": "ZMW", "BYR": "BYN", "CUC": "CUP", "ANG": "XCG", "ZWL": "ZWG",
+}
 # Right-to-left and left-to-right marks that CLDR puts around amounts in some locales.
 _BIDI_MARKS = "\u200e\u200f\u061c"
 
 
-def normalize_currency(currency: str) -> str:
-    """Return the upper-case ISO 4217 code; a code Babel does not know raises InvalidAmount."""
+@lru_cache(maxsize=4)
+def current_currencies(on: date | None = None) -> frozenset[str]:
+    """ISO 4217's current list on a day (today by default), from CLDR's territory currency dates."""
+    on = on or date.today()
+    codes = set(_ISO_ONLY)
+    for territory in get_global("territory_currencies"):
+        codes.update(get_territory_currencies(territory, on, tender=True, non_tender=True))
+    return frozenset(codes - _NOT_ISO)
+
+
+def _code(currency: str) -> str:
     if not isinstance(currency, str):
         raise TypeError(f"currency must be a str, got {type(currency).__name__}")
     code = currency.strip().upper()
@@ -55,9 +86,22 @@ def normalize_currency(currency: str) -> str:
     return code
 
 
+def normalize_currency(currency: str) -> str:
+    """The upper-case ISO 4217 code of a current currency with a minor unit; else InvalidAmount
+    (unknown, withdrawn from ISO 4217, or without a minor unit)."""
+    code = _code(currency)
+    if code in _NO_MINOR_UNIT:
+        raise InvalidAmount(f"{code} has no minor unit in ISO 4217: it cannot hold an amount.")
+    if code not in current_currencies():
+        successor = f" (replaced by {_REPLACED_BY[code]})" if code in _REPLACED_BY else ""
+        raise InvalidAmount(f"{code} has been withdrawn from ISO 4217{successor}: use a current currency.")
+    return code
+
+
 def exponent(currency: str) -> int:
-    """Number of decimals in the currency's minor unit: 0, 2 or 3."""
-    return _EXPONENTS.get(normalize_currency(currency), 2)
+    """Number of decimals in the currency's minor unit (ISO 4217): 0, 2, 3 or 4. Known withdrawn
+    codes answer too, so stored amounts in them still read."""
+    return _EXPONENTS.get(_code(currency), 2)
 
 
 def require_int(value: object, what: str = "amount") -> int:
@@ -90,10 +134,11 @@ def to_minor(value: Decimal | str | int, currency: str) -> int:
 
     More decimals than the currency has raise InvalidAmount rather than being rounded away.
     """
-    places = exponent(currency)
+    code = normalize_currency(currency)
+    places = exponent(code)
     minor = Fraction(_as_decimal(value)) * 10**places
     if minor.denominator != 1:
-        raise InvalidAmount(_too_many_decimals(normalize_currency(currency), places))
+        raise InvalidAmount(_too_many_decimals(code, places))
     return minor.numerator
 
 
@@ -146,7 +191,7 @@ def _money_pattern(locale: str, places: int):
 
 def format_money(amount: int, currency: str, locale: str = "en_US") -> str:
     """Format minor units for display with Babel, showing exactly the currency's decimals."""
-    code = normalize_currency(currency)
+    code = _code(currency)
     parsed, pattern = _money_pattern(locale, exponent(code))
     return pattern.apply(to_major(amount, code), parsed, currency=code, currency_digits=False)
 

@@ -12,7 +12,8 @@ from sqlmodel import Session
 
 from billing_portal.billing import audit, credits, emails, invoices, repository, subscriptions
 from billing_portal.billing.errors import DomainError, NotFound
-from billing_portal.gateways import stripe_gateway
+from billing_portal.billing.money import format_money
+from billing_portal.gateways import stripe_currencies, stripe_gateway
 from billing_portal.gateways.stripe_gateway import ChargeResult, CheckoutSessionInfo, IntentRecord
 from billing_portal.models import Customer, Invoice, InvoiceStatus, Payment, PaymentStatus, Refund, RefundStatus
 from billing_portal.models.types import utcnow
@@ -133,6 +134,16 @@ _RANK = {PaymentStatus.PENDING: 0, PaymentStatus.REQUIRES_ACTION: 1, PaymentStat
          PaymentStatus.CANCELED: 2, PaymentStatus.SUCCEEDED: 3}
 
 
+class BelowMinimumCharge(DomainError):
+    """The amount is under Stripe's minimum charge for its currency: it is never sent."""
+
+
+def minimum_message(amount: int, currency: str) -> str:
+    minimum = stripe_currencies.stripe_currency(currency).minimum
+    return (f"{format_money(amount, currency)} is under the smallest amount a card can be charged in "
+            f"{currency} ({format_money(minimum, currency)}).")
+
+
 def charge_invoice(
     session: Session,
     invoice: Invoice,
@@ -162,6 +173,8 @@ def charge_invoice(
             if payment is not None:
                 return payment, result
     due = invoice.total - invoice.amount_paid
+    if stripe_currencies.below_minimum(due, invoice.currency):
+        raise BelowMinimumCharge(minimum_message(due, invoice.currency))
     result = gw.charge(
         stripe_customer_id=stripe_customer_id,
         payment_method_id=payment_method_id,

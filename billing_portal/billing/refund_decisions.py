@@ -20,6 +20,7 @@ from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.files import StorageFailed
 from billing_portal.billing.money import format_money, parse_money
+from billing_portal.gateways import stripe_currencies
 from billing_portal.gateways.stripe_gateway import StripeGateway, StripeGatewayError, gateway
 from billing_portal.models import Customer, Payment, RefundRequest, RefundRequestStatus
 from billing_portal.models.types import utcnow
@@ -116,6 +117,7 @@ def approve(
         )
     if amount > left:
         raise DomainError(f"Only {format_money(left, payment.currency)} of this payment is left to refund.")
+    stripe_currencies.check_chargeable(amount, payment.currency, "A refund")
     if not payment.stripe_payment_intent_id:
         raise DomainError("This payment was not made through Stripe, so the portal cannot refund it.")
     try:

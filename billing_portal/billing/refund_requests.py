@@ -16,6 +16,7 @@ from sqlmodel import Session
 from billing_portal.billing import repository
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.money import format_money, parse_money
+from billing_portal.gateways import stripe_currencies
 from billing_portal.models import Customer, Payment, PaymentStatus, RefundRequest, RefundRequestStatus
 from billing_portal.models.types import utcnow
 
@@ -98,6 +99,7 @@ def request_refund(
         raise TypeError("refund amounts are ints in minor units")
     if amount <= 0:
         raise DomainError("The amount must be more than zero.")
+    stripe_currencies.check_chargeable(amount, payment.currency, "A refund")
     if amount > left:
         raise DomainError(f"You can ask for at most {format_money(left, payment.currency, locale)} on this payment.")
     request = RefundRequest(

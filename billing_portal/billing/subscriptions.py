@@ -431,6 +431,7 @@ def _period_invoice(
         idempotency_key=key,
         now=now,
     )
+    invoices.carry_small_invoices(session, draft, now=now)
     invoice = invoices.finalize(session, draft.id, now=now)
     if reason == "subscription_cycle" and invoice.status == InvoiceStatus.OPEN:
         # Renewals are charged off-session to the saved card (billing/dunning.py); the first

@@ -9,6 +9,11 @@ rounded line taxes, never the tax of a summed amount: subtotal = sum of line net
 line taxes, total = subtotal + tax, so every line shown adds up to the invoice total. All
 arithmetic is exact (Fraction) before the single rounding.
 
+`quantum` is the smallest amount the processor takes in the invoice's currency (10 for the
+three-decimal currencies, whose last digit Stripe wants 0; 100 for MGA; else 1:
+gateways/stripe_currencies.quantum): each line's tax is rounded half up to a multiple of it, so a
+total of lines priced in multiples of it is chargeable as it stands.
+
 Inclusive and exclusive agree (0 <= rate <= 100, any integer amount; tests check both):
 - exclusive on net N gives gross G; inclusive on G gives back N and the same tax exactly.
   Proof: with rounding errors |e1|, |e2| <= 1/2, the net returned is N + e1*100/(100+rate) - e2;
@@ -64,24 +69,26 @@ class Totals:
     by_rate: tuple[RateTotal, ...]
 
 
-def line_tax(amount: int, rate: Decimal, inclusive: bool) -> LineTax:
+def line_tax(amount: int, rate: Decimal, inclusive: bool, quantum: int = 1) -> LineTax:
     """Split one line into net, tax and gross; amount is the net, or the gross when inclusive."""
     require_int(amount)
     percent = _percent(rate)
     if not isinstance(inclusive, bool):
         raise TypeError(f"inclusive must be a bool, got {type(inclusive).__name__}")
+    if require_int(quantum, "quantum") < 1:
+        raise ValueError("quantum must be at least 1")
     if inclusive:
-        tax = round_half_up(amount * percent / (100 + percent))
+        tax = round_half_up(amount * percent / (100 + percent) / quantum) * quantum
         return LineTax(net=amount - tax, tax=tax, gross=amount)
-    tax = round_half_up(amount * percent / 100)
+    tax = round_half_up(amount * percent / 100 / quantum) * quantum
     return LineTax(net=amount, tax=tax, gross=amount + tax)
 
 
-def invoice_totals(lines: Iterable[TaxedLine]) -> Totals:
+def invoice_totals(lines: Iterable[TaxedLine], quantum: int = 1) -> Totals:
     """Total an invoice from its lines, rounding each line's tax before summing."""
     groups: dict[tuple[Decimal, bool], tuple[int, int]] = {}
     for line in lines:
-        taxed = line_tax(line.amount, line.rate, line.inclusive)
+        taxed = line_tax(line.amount, line.rate, line.inclusive, quantum)
         net, tax = groups.get((line.rate, line.inclusive), (0, 0))
         groups[(line.rate, line.inclusive)] = (net + taxed.net, tax + taxed.tax)
     by_rate = tuple(

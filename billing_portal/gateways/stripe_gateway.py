@@ -24,12 +24,10 @@ Rules kept here:
   within Stripe's 24 h key window, A -> B -> A (or attach, detach, attach) would replay the first
   answer without doing anything. The SDK gives each of those calls its own key, which keeps its
   retries safe.
-- Amounts are our integer minor units (`billing.money`). Stripe uses minor units too, so they pass
-  unchanged -- KRW 15000 and JPY 500 are sent as 15000 and 500 (zero-decimal). The one exception is
-  ISK: ISO 4217 (and our money table) gives it no decimals, Stripe's API still counts it in
-  hundredths (100 = 1 krona), so ISK amounts are multiplied by 100 on the way out and divided on
-  the way back. Three-decimal currencies (BHD, JOD, KWD, OMR, TND) pass unchanged; Stripe wants
-  their last digit to be 0.
+- Amounts are our integer minor units (`billing.money`, ISO 4217 exponents). Stripe counts some
+  currencies differently (MGA zero-decimal, ISK and UGX in hundredths, three-decimal amounts ending
+  in 0): every amount crosses through `stripe_currencies.to_stripe_amount` / `from_stripe_amount`,
+  the one conversion, which refuses what Stripe would refuse (gateways/stripe_currencies.py).
 - Card declines are results, not exceptions: `charge()` answers status "failed" with a customer
   message from `DECLINE_MESSAGES`. Off-session 3-D Secure answers "requires_action" whether the
   provider says so as a 402 `authentication_required` error (Stripe) or as a `requires_action`
@@ -61,6 +59,7 @@ import stripe
 from pydantic import SecretStr
 
 from billing_portal.billing import money
+from billing_portal.gateways.stripe_currencies import NotChargeable, from_stripe_amount, to_stripe_amount
 from billing_portal.ids import parse_id
 from billing_portal.settings import Settings, get_settings
 
@@ -156,8 +155,6 @@ DECLINE_MESSAGES: dict[str, str] = {
     "generic_decline": GENERIC_DECLINE_MESSAGE,
 }
 
-# Stripe's API amount exponent where it differs from ISO 4217 (our money table).
-_STRIPE_EXPONENT_OVERRIDES = {"ISK": 2}
 _REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
 
 # Currencies Stripe accepts for each wallet payment method (Stripe's payment method docs; both
@@ -338,26 +335,6 @@ class RefundRecord:
 
 # --------------------------------------------------------------------------------------------
 # Amounts and messages
-
-
-def _stripe_factor(currency: str) -> int:
-    code = money.normalize_currency(currency)
-    ours = money.exponent(code)
-    return 10 ** (_STRIPE_EXPONENT_OVERRIDES.get(code, ours) - ours)
-
-
-def to_stripe_amount(amount: int, currency: str) -> int:
-    """Our minor units -> the integer Stripe's API expects (the same, except ISK x 100)."""
-    return money.require_int(amount) * _stripe_factor(currency)
-
-
-def from_stripe_amount(amount: int, currency: str) -> int:
-    """An amount from Stripe (API answers, webhook payloads) -> our minor units."""
-    factor = _stripe_factor(currency)
-    whole, rest = divmod(int(amount), factor)
-    if rest:
-        logger.warning("stripe amount %s %s is not a whole number of our units", amount, currency)
-    return whole
 
 
 def customer_message_for(code: str | None, decline_code: str | None = None) -> str:
@@ -1047,7 +1024,10 @@ class StripeGateway:
                 raise RefundRejected("This payment did not go through; there is nothing to refund.",
                                      code="payment_not_succeeded", refundable=0)
             remaining = int(charge["amount"]) - int(charge.get("amount_refunded") or 0)
-            wanted = to_stripe_amount(amount, currency)
+            try:
+                wanted = to_stripe_amount(amount, currency)
+            except NotChargeable as exc:  # e.g. KWD 1.005: Stripe takes only whole tens of fils
+                raise RefundRejected(str(exc), code="amount_not_chargeable") from None
             if wanted > remaining:
                 raise RefundRejected(
                     "The refund is larger than what remains refundable on this payment.",
