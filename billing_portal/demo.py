@@ -33,7 +33,8 @@ PLANS = [
      None, None, 1024 * GB, 9900, 129000),
 ]
 # Longer intervals are their own prices, discounted: a quarter saves 10 %, a year 20 %.
-INTERVALS = [("month", 1, 100), ("month", 3, 90), ("year", 1, 80)]
+INTERVALS = [("month", 1, 100), ("month", 3, 90), ("month", 6, 85), ("year", 1, 80)]
+HALF_YEAR_PLANS = {"pro"}  # the half-year is offered where a plan has it, not for every plan
 TRIAL_PLANS = {"pro": 14}
 PACKS = [
     ("credits-1000-usd", "1,000 credits", "USD", 1000, 1000, 100),
@@ -77,6 +78,8 @@ def _seed_catalog(session: Session) -> bool:
         )
         for currency, monthly in (("USD", usd), ("KRW", krw)):
             for interval, count, percent in INTERVALS:
+                if (interval, count) == ("month", 6) and slug not in HALF_YEAR_PLANS:
+                    continue
                 months = count * (12 if interval == "year" else 1)
                 # KRW prices end in hundreds: no one quotes ₩405,01.
                 step = 100 if currency == "KRW" else 1

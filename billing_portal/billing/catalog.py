@@ -20,8 +20,12 @@ from billing_portal.models.types import utcnow
 PRICING_INTERVALS: list[tuple[str, int, str]] = [
     (Interval.MONTH.value, 1, "Monthly"),
     (Interval.MONTH.value, 3, "Quarterly"),
+    (Interval.MONTH.value, 6, "Half-yearly"),
     (Interval.YEAR.value, 1, "Annual"),
 ]
+# Offered on the pricing page only where an active plan has an active price for it (the others
+# always show, so the page's layout does not jump between currencies).
+OPTIONAL_INTERVALS = {(Interval.MONTH.value, 6)}
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _METRIC = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_PACKAGE_SIZE = 10**9
@@ -56,6 +60,13 @@ def period_label(interval: str, interval_count: int) -> str:
 
 def pricing_currencies(session: Session) -> list[str]:
     return repository.active_currencies(session)
+
+
+def pricing_intervals(session: Session, *, currency: str) -> list[tuple[str, int, str]]:
+    """The intervals the pricing page offers in this currency: the half-year only where priced."""
+    priced = {(p.interval, p.interval_count) for p in repository.active_prices(session, currency=currency.upper())
+              if p.plan_id in {plan.id for plan in repository.active_plans(session)}}
+    return [row for row in PRICING_INTERVALS if (row[0], row[1]) not in OPTIONAL_INTERVALS or row[:2] in priced]
 
 
 def pricing_table(

@@ -2,12 +2,15 @@
 
 import reflex as rx
 
-from billing_portal.state.pricing import INTERVAL_OPTIONS, PlanCardView, PricingState
+from billing_portal.state.pricing import PlanCardView, PricingState
 
 
 def interval_toggle() -> rx.Component:
     return rx.segmented_control.root(
-        *[rx.segmented_control.item(label, value=value) for value, label in INTERVAL_OPTIONS],
+        rx.foreach(
+            PricingState.interval_options,
+            lambda option: rx.segmented_control.item(option[1], value=option[0]),
+        ),
         value=PricingState.interval,
         on_change=PricingState.set_interval,
         size="2",

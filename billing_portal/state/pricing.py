@@ -58,6 +58,9 @@ def card_view(card: catalog.PricingCard) -> PlanCardView:
 class PricingState(AuthState):
     currency: str = ""
     interval: str = DEFAULT_INTERVAL
+    # [value, label] of the intervals offered in this currency (the half-year only where priced).
+    interval_options: list[list[str]] = [[value, label] for value, label in INTERVAL_OPTIONS
+                                         if value != "month-6"]
     currencies: list[str] = []
     cards: list[PlanCardView] = []
     loaded: bool = False
@@ -76,6 +79,10 @@ class PricingState(AuthState):
                     self.currency = (
                         default if default in self.currencies else (self.currencies or [""])[0]
                     )
+                offered = catalog.pricing_intervals(session, currency=self.currency) if self.currency else []
+                self.interval_options = [[f"{i}-{c}", label] for i, c, label in offered]
+                if self.interval not in {value for value, _ in self.interval_options}:
+                    self.interval, interval, count = DEFAULT_INTERVAL, *_INTERVALS[DEFAULT_INTERVAL]
                 cards = (
                     catalog.pricing_table(
                         session,

@@ -99,3 +99,18 @@ def test_plan_admin_rules(session, plans):
         catalog.update_plan(session, starter.id, slug="other")
     updated = catalog.update_plan(session, starter.id, name="Starter+", max_users=5, features=["a", " ", "b"])
     assert (updated.name, updated.max_users, updated.features) == ("Starter+", 5, ["a", "b"])
+
+
+def test_the_half_year_is_offered_only_where_a_plan_has_such_a_price(session, plans):
+    _, starter, _ = plans
+    labels = lambda currency: [label for *_, label in catalog.pricing_intervals(session, currency=currency)]  # noqa: E731
+    assert labels("USD") == ["Monthly", "Quarterly", "Annual"]
+    catalog.create_price(session, plan_id=starter.id, currency="USD", interval="month", interval_count=6,
+                         unit_amount=6120)
+    assert labels("USD") == ["Monthly", "Quarterly", "Half-yearly", "Annual"]
+    assert labels("KRW") == ["Monthly", "Quarterly", "Annual"]
+    [card] = catalog.pricing_table(session, currency="USD", interval="month", interval_count=6, locale="en_US")
+    # 6 × $12.00 = $72.00; $61.20 saves 15 %.
+    assert (card.plan_slug, card.price_label, card.period_label, card.savings_percent) == (
+        "starter", "$61.20", "every 6 months", 15)
+    assert card.monthly_equivalent_label == "$10.20 / month"

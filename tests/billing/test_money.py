@@ -367,3 +367,52 @@ def test_domain_errors_show_their_message():
     assert isinstance(error, DomainError)
     assert issubclass(CurrencyMismatch, DomainError)
     assert str(error) == "KRW has no minor unit."
+
+
+# --- ISO 4217's current list ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code, successor", [
+    ("HRK", "EUR"), ("SLL", "SLE"), ("VEF", "VES"), ("MRO", "MRU"), ("STD", "STN"), ("LTL", "EUR"),
+    ("LVL", "EUR"), ("EEK", "EUR"), ("ZMK", "ZMW"), ("BYR", "BYN"), ("CUC", "CUP"), ("ANG", "XCG"),
+    ("ZWL", "ZWG"),
+])
+def test_withdrawn_codes_take_no_new_amounts(code, successor):
+    with pytest.raises(InvalidAmount, match=f"{code} has been withdrawn from ISO 4217 \\(replaced by {successor}\\)"):
+        normalize_currency(code)
+    with pytest.raises(InvalidAmount, match="withdrawn"):
+        to_minor("1", code)
+    with pytest.raises(InvalidAmount, match="withdrawn"):
+        Money(100, code)
+
+
+def test_a_stored_amount_in_a_withdrawn_code_still_formats():
+    assert format_money(12345, "HRK", "en_US") == "HRK123.45"
+    assert exponent("BYR") == 0
+
+
+@pytest.mark.parametrize("code", ["CLF", "UYW"])
+def test_four_decimal_codes(code):
+    assert exponent(code) == 4
+    assert to_minor("1.2345", code) == 12345
+    assert "1.2345" in format_money(12345, code, "en_US")
+
+
+@pytest.mark.parametrize("code", ["XAU", "XDR", "XTS", "XXX"])
+def test_codes_without_a_minor_unit_are_refused(code):
+    with pytest.raises(InvalidAmount, match="no minor unit"):
+        normalize_currency(code)
+
+
+@pytest.mark.parametrize("code", ["VES", "VED", "MRU", "STN", "SLE", "ZWG", "XCG", "UYI", "SVC", "CLF", "BOV"])
+def test_current_codes_are_accepted(code):
+    assert normalize_currency(code) == code
+
+
+def test_the_current_list_follows_the_date():
+    from datetime import date
+
+    from billing_portal.billing.money import current_currencies
+
+    assert "HRK" in current_currencies(date(2022, 6, 1)) and "HRK" not in current_currencies(date(2023, 6, 1))
+    assert "CNH" not in current_currencies()  # CLDR's offshore yuan is not an ISO code
