@@ -264,6 +264,40 @@ def cmd_usage_summary(args: argparse.Namespace) -> None:
     print(f"{'total before tax':<24} {'':>14} {'':>14} {format_money(summary.amount, summary.currency):>16}")
 
 
+def cmd_api_keys_create(args: argparse.Namespace) -> None:
+    from billing_portal.billing.seller_keys import service
+
+    with session_scope() as session:
+        created = service.create(session, actor="cli", name=args.name, scope=args.scope)
+    print(f"API key {created.key.id} ({created.key.scope}) created. The token, shown once:")
+    print(created.token)
+
+
+def cmd_api_keys_list(args: argparse.Namespace) -> None:
+    from billing_portal.billing.seller_keys import service
+
+    with session_scope() as session:
+        keys = service.list_keys(session, include_revoked=args.all)
+    if args.json:
+        print(json.dumps([{"id": k.id, "name": k.name, "scope": k.scope, "prefix": k.prefix,
+                           "created_at": k.created_at.isoformat(),
+                           "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
+                           "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None} for k in keys], indent=2))
+        return
+    print(f"{'ID':>5}  {'SCOPE':<6} {'PREFIX':<13} {'LAST USED':<17} NAME")
+    for k in keys:
+        used = k.last_used_at.strftime("%Y-%m-%d %H:%M") if k.last_used_at else "never"
+        print(f"{k.id:>5}  {k.scope:<6} {k.prefix:<13} {used:<17} {k.name}{'  (revoked)' if k.revoked_at else ''}")
+
+
+def cmd_api_keys_revoke(args: argparse.Namespace) -> None:
+    from billing_portal.billing.seller_keys import service
+
+    with session_scope() as session:
+        key = service.revoke(session, actor="cli", key_id=args.key_id)
+    print(f"API key {key.id} ({key.name}) revoked.")
+
+
 def cmd_reconcile(args: argparse.Namespace) -> None:
     from datetime import timedelta
 
@@ -362,7 +396,30 @@ def build_parser() -> argparse.ArgumentParser:
     usage_summary.add_argument("--customer", required=True, metavar="EMAIL", help="the customer's sign-in email")
     usage_summary.add_argument("--json", action="store_true", help="print JSON instead of a table")
     usage_summary.set_defaults(run=cmd_usage_summary)
+
+    keys = commands.add_parser("api-keys", help="the seller's server keys for the REST API (/api/v1)")
+    key_commands = keys.add_subparsers(dest="api_keys_command", required=True, metavar="ACTION")
+    key_create = key_commands.add_parser("create", help="create a key (its token is printed once)")
+    key_create.add_argument("--name", required=True, help="what uses it, e.g. 'app server'")
+    key_create.add_argument("--scope", required=True, choices=["read", "write"])
+    key_create.set_defaults(run=cmd_api_keys_create)
+    key_list = key_commands.add_parser("list", help="list live keys, newest first")
+    key_list.add_argument("--all", action="store_true", help="include revoked keys")
+    key_list.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    key_list.set_defaults(run=cmd_api_keys_list)
+    key_revoke = key_commands.add_parser("revoke", help="revoke a key at once")
+    key_revoke.add_argument("key_id", type=_positive_int_id, metavar="ID")
+    key_revoke.set_defaults(run=cmd_api_keys_revoke)
     return parser
+
+
+def _positive_int_id(text: str) -> int:
+    from billing_portal.ids import parse_id
+
+    value = parse_id(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not a key id: {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:

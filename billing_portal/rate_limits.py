@@ -13,7 +13,7 @@ from limits import parse, storage, strategies
 from billing_portal.billing.errors import DomainError
 from billing_portal.settings import get_settings
 
-Action = Literal["sign_in", "sign_up", "checkout", "usage_api", "webhook"]
+Action = Literal["sign_in", "sign_up", "checkout", "usage_api", "webhook", "seller_api"]
 
 
 class RateLimited(DomainError):

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     rate_limit_checkout: str = Field(default="30/minute", pattern=RATE_PATTERN)
     rate_limit_usage_api: str = Field(default="600/minute", pattern=RATE_PATTERN)
     rate_limit_webhook: str = Field(default="60000/minute", pattern=RATE_PATTERN)
+    # Per seller API key (/api/v1), not per IP: one SaaS backend sends from few addresses.
+    rate_limit_seller_api: str = Field(default="6000/minute", pattern=RATE_PATTERN)
+    # What GET /api/info reports as the build (e.g. the git commit the image was built from).
+    build_id: str = Field(default="dev", max_length=100)
 
     # Run due jobs (renewals, ...) inside the app process; false when separate workers run them.
     jobs_in_process: bool = True

@@ -129,3 +129,20 @@ def test_reconcile_finds_a_charge_we_never_recorded_and_heals_it(empty_sqlite, l
     with Session(engine_for(empty_sqlite)) as session:
         assert session.exec(select(Payment).where(Payment.stripe_payment_intent_id == charged.payment_intent_id)).one()
     assert run("--from", "2026-01-01", "--to", "2025-12-31").stderr.startswith("error: The end date is before")
+
+
+def test_api_keys_create_list_revoke(empty_sqlite):
+    cli("migrate", db_url=empty_sqlite)
+    created = cli("api-keys", "create", "--name", "app server", "--scope", "read", db_url=empty_sqlite)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip().splitlines()[-1]
+    assert token.startswith("bps_")
+    listed = json.loads(cli("api-keys", "list", "--json", db_url=empty_sqlite).stdout)
+    assert [(k["id"], k["name"], k["scope"], k["prefix"]) for k in listed] == [(1, "app server", "read", token[:12])]
+    assert token not in cli("api-keys", "list", db_url=empty_sqlite).stdout
+    assert cli("api-keys", "revoke", "1", db_url=empty_sqlite).returncode == 0
+    assert json.loads(cli("api-keys", "list", "--json", db_url=empty_sqlite).stdout) == []
+    assert json.loads(cli("api-keys", "list", "--all", "--json", db_url=empty_sqlite).stdout)[0]["revoked_at"]
+    again = cli("api-keys", "revoke", "1", db_url=empty_sqlite)
+    assert again.returncode == 1 and again.stderr.strip() == "error: No such live API key."
+    assert cli("api-keys", "create", "--name", "x", "--scope", "admin", db_url=empty_sqlite).returncode == 2

@@ -25,6 +25,8 @@ from billing_portal.settings import get_settings
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 MAX_LOCK_SECONDS = 300
+# Not an argon2 hash: no password matches it (sign_in treats it as a wrong password).
+NO_PASSWORD = "!no-password"
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so both paths cost one Argon2 verification.
@@ -72,13 +74,16 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def create_user(session: Session, *, email: str, password: str, name: str, role: Role) -> User:
-    """A user with a customer record (admins get one too, so they can try the portal)."""
+def create_user(session: Session, *, email: str, password: str | None, name: str, role: Role) -> User:
+    """A user with a customer record (admins get one too, so they can try the portal).
+
+    password None: an account no password opens (created by the seller's API; its owner arrives
+    through a portal link or sets a password by reset)."""
     email = normalize_email(email)
     name = " ".join(name.split())
     if not name or len(name) > 200:
         raise DomainError("Enter your name (at most 200 characters).")
-    password_hash = hash_password(password)
+    password_hash = NO_PASSWORD if password is None else hash_password(password)
     if session.exec(select(User).where(User.email == email)).first():
         raise DomainError("An account with this email already exists. Sign in instead.")
     user = User(email=email, password_hash=password_hash, role=role)

@@ -12,6 +12,7 @@ from billing_portal.models.payments import Payment, PaymentStatus, Refund, Refun
 from billing_portal.models.refund_requests import RefundRequest, RefundRequestStatus
 from billing_portal.models.payment_methods import PaymentMethod
 from billing_portal.models.risk import RiskAssessment, RiskDecision
+from billing_portal.models.seller_keys import ApiIdempotencyRecord, SellerApiKey
 from billing_portal.models.subscriptions import Subscription, SubscriptionStatus
 from billing_portal.models.usage import ApiKey, UsageRecord
 from billing_portal.models.users import AuthSession, LoginThrottle, Role, User
@@ -27,4 +28,5 @@ __all__ = [
     "ApiKey", "MeteredPrice",
     "RiskAssessment", "RiskDecision",
     "OutboxEmail",
+    "ApiIdempotencyRecord", "SellerApiKey",
 ]

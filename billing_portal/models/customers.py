@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from billing_portal.models.types import UTCDateTime, utcnow
@@ -9,9 +10,12 @@ from billing_portal.models.types import UTCDateTime, utcnow
 
 class Customer(SQLModel, table=True):
     __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("external_id", name="uq_customers_external_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", unique=True, index=True)
+    # The SaaS app's own id for this customer (REST API); None for customers who signed up here.
+    external_id: str | None = Field(default=None, max_length=128)
     name: str = Field(default="", max_length=200)
     company: str = Field(default="", max_length=200)
     address_line1: str = Field(default="", max_length=200)

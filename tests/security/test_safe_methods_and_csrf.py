@@ -22,6 +22,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from billing_portal.api import build_api
+from billing_portal.api.v1.operations import OPERATIONS
 from billing_portal.api.documents import SESSION_COOKIE
 from billing_portal.billing import files, invoice_pdfs
 from billing_portal.gateways.storage import DOWNLOAD_ROUTE
@@ -54,6 +55,13 @@ def get_urls(world: World, engine) -> dict[str, list[str]]:
         "/api/invoices/{object_id}/pdf": [f"/api/invoices/{i}/pdf" for i in ids],
         "/api/refunds/{object_id}/credit-note": [f"/api/refunds/{i}/credit-note" for i in ids],
         DOWNLOAD_ROUTE: [link[link.index(DOWNLOAD_ROUTE):], f"{DOWNLOAD_ROUTE}?token=forged", DOWNLOAD_ROUTE],
+        "/api/info": ["/api/info"],
+        "/api/v1/openapi.json": ["/api/v1/openapi.json"],
+        "/api/v1/docs": ["/api/v1/docs"],
+        # The seller API (route table): a browser's cookie is no key there; every id kind is tried.
+        **{op.path: [op.path.format(**{name: value for name in op.path_params})
+                     for value in (world.ids["customer"], world.ids["paid_invoice"], MISSING_ID, "junk")]
+           for op in OPERATIONS if op.method == "GET"},
     }
 
 

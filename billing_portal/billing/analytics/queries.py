@@ -291,6 +291,19 @@ def plan_names(session: Session, plan_ids: set[int]) -> dict[int, str]:
     return dict(session.exec(select(Plan.id, Plan.name).where(Plan.id.in_(plan_ids))).all())
 
 
+def subscribers_by_plan(session: Session, month: date) -> list[tuple[str, int | None, int, int]]:
+    """(currency, plan id, subscriptions, MRR) in the latest snapshot month up to `month` (the REST API's stats)."""
+    latest = session.exec(select(func.max(MrrSnapshot.month)).where(MrrSnapshot.month <= month)).one()
+    if latest is None:
+        return []
+    return [tuple(row) for row in session.exec(
+        select(MrrSnapshot.currency, MrrSnapshot.plan_id, func.count(), func.sum(MrrSnapshot.mrr))
+        .where(MrrSnapshot.month == latest)
+        .group_by(MrrSnapshot.currency, MrrSnapshot.plan_id)
+        .order_by(MrrSnapshot.currency, MrrSnapshot.plan_id)
+    ).all()]
+
+
 # ---- alerts
 
 
