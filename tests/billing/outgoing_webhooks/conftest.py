@@ -9,8 +9,8 @@ from billing_portal.billing import accounts
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.outgoing_webhooks import endpoints
 from billing_portal.db import session_scope
-from billing_portal.models import Role
 from billing_portal.settings import get_settings
+from tests.support.builders import make_admin
 from tests.support.webhook_receiver import Receiver
 
 
@@ -30,10 +30,7 @@ def scope(engine):
 @pytest.fixture
 def admin(scope) -> CurrentUser:
     with scope() as s:
-        user = accounts.create_user(s, email="root@example.com", password="correct horse battery", name="Root",
-                                    role=Role.ADMIN)
-    return CurrentUser(user_id=user.id, email=user.email, role=Role.ADMIN, customer_id=None, name="Root",
-                       currency="USD", locale="en_US")
+        return make_admin(s)
 
 
 @pytest.fixture

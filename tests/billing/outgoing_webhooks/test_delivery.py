@@ -16,7 +16,6 @@ from tests.support.builders import make_customer
 from tests.support.concurrency import all_at_once
 
 
-
 @pytest.fixture
 def t0():
     """Events are made at the real time (make_customer): the runs of a test come after them."""

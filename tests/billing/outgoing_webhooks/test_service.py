@@ -68,7 +68,7 @@ def test_a_failed_payment_makes_the_subscription_past_due(scope, endpoint):
         payments.record_payment(s, invoice_id=renewal.id, idempotency_key="renewal", succeeded=False,
                                 failure_message="Your card was declined.", now=sub.subscription.current_period_end)
     assert types(scope)[-3:] == ["payment.failed", "subscription.past_due", "entitlements.updated"]
-    failed = [e for e in events(scope) if e.type == "payment.failed"][0]
+    failed = next(e for e in events(scope) if e.type == "payment.failed")
     assert failed.payload["data"]["failure_message"] == "Your card was declined."
 
 
