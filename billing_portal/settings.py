@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     mail_max_attempts: int = Field(default=8, ge=1, le=50)
     mail_retry_base_seconds: int = Field(default=60, ge=1, le=3600)
 
+    # Outgoing webhooks to the SaaS app (billing/outgoing_webhooks/, gateways/webhook_sender.py):
+    # seconds to connect and to wait for each read; private and loopback addresses are refused
+    # unless allowed (tests, a receiver on the same host); an endpoint whose every delivery failed
+    # for this many days is disabled and the admins are emailed.
+    outgoing_webhooks_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    outgoing_webhooks_allow_private: bool = False
+    outgoing_webhooks_disable_after_days: int = Field(default=5, ge=1, le=60)
+
     # Logs are JSON lines on stderr with secrets masked (billing_portal/logs.py).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

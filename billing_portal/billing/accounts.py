@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
+from billing_portal.billing import outgoing_webhooks
 from billing_portal.billing.errors import DomainError
 from billing_portal.models import AuthSession, Customer, LoginThrottle, Role, User
 from billing_portal.models.types import utcnow
@@ -90,16 +91,16 @@ def create_user(session: Session, *, email: str, password: str | None, name: str
     session.add(user)
     session.flush()
     settings = get_settings()
-    session.add(
-        Customer(
-            user_id=user.id,
-            name=name,
-            invoice_email=email,
-            preferred_currency=settings.default_currency,
-            locale=settings.default_locale,
-        )
+    customer = Customer(
+        user_id=user.id,
+        name=name,
+        invoice_email=email,
+        preferred_currency=settings.default_currency,
+        locale=settings.default_locale,
     )
+    session.add(customer)
     session.flush()
+    outgoing_webhooks.service.emit(session, "customer.created", customer)
     return user
 
 

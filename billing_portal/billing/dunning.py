@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from billing_portal.billing import audit, emails, invoices, payments, repository, subscriptions
+from billing_portal.billing import audit, emails, invoices, outgoing_webhooks, payments, repository, subscriptions
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.lifecycle import Event, next_status
 from billing_portal.gateways import stripe_currencies
@@ -198,6 +198,7 @@ def _give_up(session: Session, invoice: Invoice, subscription: Subscription | No
         subscription.canceled_at, subscription.cancel_reason = now, EXHAUSTED_REASON
         session.add(subscription)
         session.flush()
+        outgoing_webhooks.service.emit(session, "subscription.canceled", subscription, now=now)
         taken = "cancel"
         price = repository.free_price(session, invoice.currency) if action == "free" else None
         if price is not None:

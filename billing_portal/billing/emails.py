@@ -11,6 +11,7 @@ Each message is rendered from the templates in `billing_portal/templates/email/`
 | invoice resent by an admin | admin_console.resend_invoice | `invoice:{invoice}:resend:{audit entry}` |
 | dunning notice | an off-session charge failed (dunning.py) | `dunning:{invoice}:{attempt}` |
 | refund confirmation | a refund succeeded (payments.py) | `refund:{refund}` |
+| notice to each admin | a dashboard alert was raised, an outgoing webhook endpoint was disabled (outgoing_webhooks) | `alert:{alert}:{admin}`, `endpoint-disabled:{endpoint}:{at}:{admin}` |
 
 The key is unique in the table and the insert does nothing when it is taken, so a webhook replay,
 a job run again or two runners at once never make a second message, and a message is kept only if
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 RECEIPT, INVOICE, DUNNING, REFUND = "receipt", "invoice", "dunning", "refund"
+ADMIN_NOTICE = "admin_notice"
 
 
 @lru_cache
@@ -164,6 +166,20 @@ def refund_confirmation(session: Session, refund: Refund, *, now: datetime | Non
                  "invoice_number": invoice.number if invoice else "",
                  "refunded_on": f"{refund.decided_at or now or utcnow():%Y-%m-%d}"},
         now=now,
+    )
+
+
+def admin_notice(session: Session, admin: User, *, key: str, subject: str, message: str, path: str,
+                 now: datetime | None = None) -> bool:
+    """A message to one admin (no customer) about something that needs a look at `path`."""
+    subject = subject[:300]
+    text, html = render(ADMIN_NOTICE, {"seller_name": get_settings().seller_name, "subject": subject,
+                                       "message": message, "link": f"{_links()['public_url']}{path}"})
+    return repository.insert_outbox_email(
+        session, idempotency_key=key[:255], kind=ADMIN_NOTICE, customer_id=None, invoice_id=None,
+        attach_invoice_pdf=False, to_address=admin.email, subject=subject, text_body=text, html_body=html,
+        status="queued", attempts=0, next_attempt_at=None, last_error="", requested_by=None,
+        created_at=now or utcnow(), sent_at=None,
     )
 
 

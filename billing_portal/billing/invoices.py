@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from sqlmodel import Session
 
-from billing_portal.billing import emails, repository
+from billing_portal.billing import emails, outgoing_webhooks, repository
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.money import normalize_currency
 from billing_portal.billing.tax import invoice_totals, line_tax
@@ -195,6 +195,9 @@ def finalize(session: Session, invoice_id: int, *, now: datetime | None = None) 
     session.flush()
     if invoice.total > 0:  # an invoice of nothing (a free plan's period) is not mailed
         emails.invoice_issued(session, invoice, now=now)
+    outgoing_webhooks.service.emit(session, "invoice.finalized", invoice, now=now)
+    if invoice.status == InvoiceStatus.PAID:
+        outgoing_webhooks.service.emit(session, "invoice.paid", invoice, now=now)
     return invoice
 
 
@@ -210,6 +213,7 @@ def mark_paid(session: Session, invoice_id: int, *, amount: int, now: datetime |
     invoice.amount_paid += amount
     if invoice.amount_paid == invoice.total:
         invoice.status, invoice.paid_at = InvoiceStatus.PAID, now or utcnow()
+        outgoing_webhooks.service.emit(session, "invoice.paid", invoice, now=now)
     session.add(invoice)
     session.flush()
     return invoice

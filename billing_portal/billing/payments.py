@@ -10,7 +10,7 @@ from typing import Literal
 
 from sqlmodel import Session
 
-from billing_portal.billing import audit, credits, emails, invoices, repository, subscriptions
+from billing_portal.billing import audit, credits, emails, invoices, outgoing_webhooks, repository, subscriptions
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.money import format_money
 from billing_portal.gateways import stripe_currencies, stripe_gateway
@@ -57,6 +57,7 @@ def record_payment(
     )
     session.add(payment)
     session.flush()
+    outgoing_webhooks.service.emit(session, "payment.succeeded" if succeeded else "payment.failed", payment, now=now)
     if succeeded:
         _paid(session, invoice, payment, now)
     else:
@@ -113,6 +114,7 @@ def record_refund(
     credits.clawback_for_invoice(session, invoice, share_numerator=amount, share_denominator=payment.amount,
                                  key=f"refund:{refund.id}:credits", payment_id=payment.id, now=now)
     emails.refund_confirmation(session, refund, now=now)
+    outgoing_webhooks.service.emit(session, "refund.succeeded", refund, now=now)
     return refund
 
 
@@ -307,6 +309,8 @@ def apply_intent_status(
         payment.failure_code = payment.failure_code if status == PaymentStatus.SUCCEEDED else ""
     session.add(payment)
     session.flush()
+    if status in (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED):
+        outgoing_webhooks.service.emit(session, f"payment.{status}", payment, now=now)
     if status == PaymentStatus.SUCCEEDED:
         settle(session, payment, now=now)
     elif status in (PaymentStatus.FAILED, PaymentStatus.CANCELED) and payment.invoice_id:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from billing_portal.billing import invoices, repository, usage
+from billing_portal.billing import invoices, outgoing_webhooks, repository, usage
 from billing_portal.billing.catalog import months_in, period_label, sellable_price
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.invoices import DraftLine
@@ -85,6 +85,7 @@ def subscribe(
         )
         session.add(subscription)
         session.flush()
+        outgoing_webhooks.service.emit(session, "subscription.created", subscription, now=now)
         return Subscribed(subscription, None)
 
     subscription = Subscription(
@@ -104,6 +105,7 @@ def subscribe(
     if invoice.status == InvoiceStatus.PAID:  # a free plan: nothing to collect
         subscription.status = next_status(subscription.status, Event.FIRST_PAYMENT_SUCCEEDED)
         session.add(subscription)
+    outgoing_webhooks.service.emit(session, "subscription.created", subscription, now=now)
     return Subscribed(subscription, invoice)
 
 
@@ -123,6 +125,7 @@ def invoice_paid(session: Session, invoice: Invoice) -> Subscription | None:
     subscription.status = next_status(subscription.status, event)
     session.add(subscription)
     session.flush()
+    outgoing_webhooks.service.emit(session, "subscription.updated", subscription)
     return subscription
 
 
@@ -136,6 +139,8 @@ def invoice_payment_failed(session: Session, invoice: Invoice) -> Subscription |
     subscription.status = next_status(subscription.status, event)
     session.add(subscription)
     session.flush()
+    outgoing_webhooks.service.emit(
+        session, "subscription.past_due" if subscription.status == S.PAST_DUE else "subscription.updated", subscription)
     return subscription
 
 
@@ -165,6 +170,7 @@ def change(
         subscription.scheduled_price_id, subscription.scheduled_quantity = price_id, quantity
         session.add(subscription)
         session.flush()
+        outgoing_webhooks.service.emit(session, "subscription.updated", subscription, now=now)
         return Changed(result, None)
 
     new_price, new_plan = sellable_price(session, price_id)
@@ -205,6 +211,7 @@ def change(
     subscription.scheduled_price_id = subscription.scheduled_quantity = None
     session.add(subscription)
     session.flush()
+    outgoing_webhooks.service.emit(session, "subscription.updated", subscription, now=now)
     return Changed(result, invoice)
 
 
@@ -234,6 +241,8 @@ def cancel(
     subscription.cancel_reason = reason
     session.add(subscription)
     session.flush()
+    outgoing_webhooks.service.emit(
+        session, "subscription.updated" if at_period_end else "subscription.canceled", subscription, now=now)
     return subscription
 
 
@@ -250,6 +259,7 @@ def resume(session: Session, subscription_id: int, *, now: datetime | None = Non
     subscription.cancel_reason = ""
     session.add(subscription)
     session.flush()
+    outgoing_webhooks.service.emit(session, "subscription.updated", subscription, now=now)
     return subscription
 
 
@@ -268,6 +278,7 @@ def pause(
     subscription.paused_at, subscription.resume_at = now, resume_at
     session.add(subscription)
     session.flush()
+    outgoing_webhooks.service.emit(session, "subscription.updated", subscription, now=now)
     return subscription
 
 
@@ -290,6 +301,7 @@ def unpause(session: Session, subscription_id: int, *, now: datetime | None = No
         )
     session.add(subscription)
     session.flush()
+    outgoing_webhooks.service.emit(session, "subscription.updated", subscription, now=now)
     return invoice
 
 
@@ -313,6 +325,7 @@ def renew(session: Session, subscription_id: int, *, now: datetime | None = None
         subscription.canceled_at = subscription.current_period_end
         session.add(subscription)
         session.flush()
+        outgoing_webhooks.service.emit(session, "subscription.canceled", subscription, now=now)
         _usage_invoice(session, subscription, subscription.current_period_start, subscription.current_period_end, now)
         return None
 
@@ -335,6 +348,7 @@ def renew(session: Session, subscription_id: int, *, now: datetime | None = None
         subscription.status = next_status(subscription.status, Event.RENEWED)
     session.add(subscription)
     session.flush()
+    outgoing_webhooks.service.emit(session, "subscription.updated", subscription, now=now)
     invoice = _period_invoice(
         session, subscription, price, plan,
         key=f"renewal:{subscription.id}:{start.isoformat()}", reason="subscription_cycle", now=now,
@@ -463,6 +477,7 @@ def _abandon_incomplete(session: Session, subscription: Subscription, now: datet
     _void_unpaid_invoices(session, subscription, now)
     session.add(subscription)
     session.flush()
+    outgoing_webhooks.service.emit(session, "subscription.canceled", subscription, now=now)
 
 
 def _void_unpaid_invoices(session: Session, subscription: Subscription, now: datetime) -> None:

@@ -34,6 +34,7 @@ JOBS: tuple[Job, ...] = (
     Job("dunning", tasks.retry_failed_payments, every_seconds=300),
     Job("reconciliation", tasks.reconcile_recent, every_seconds=86400),
     Job("mail", tasks.send_queued_mail, every_seconds=10),
+    Job("outgoing-webhooks", tasks.deliver_outgoing_webhooks, every_seconds=2),
 )
 
 

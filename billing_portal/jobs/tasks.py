@@ -10,6 +10,7 @@ from billing_portal.billing import webhooks
 from billing_portal.billing import analytics
 from billing_portal.billing import reconciliation
 from billing_portal.billing import outbox
+from billing_portal.billing.outgoing_webhooks import delivery as outgoing_webhooks
 from billing_portal.billing.errors import DomainError
 from billing_portal.db import session_scope
 
@@ -83,3 +84,8 @@ def reconcile_recent(now: datetime) -> int:
 def send_queued_mail(now: datetime) -> int:
     """The email outbox: receipts, invoices, dunning notices, refunds (billing/outbox.py)."""
     return outbox.send_due(now, session_scope=session_scope)
+
+
+def deliver_outgoing_webhooks(now: datetime) -> int:
+    """Events to the SaaS app's endpoints, retried with backoff (billing/outgoing_webhooks/delivery.py)."""
+    return outgoing_webhooks.deliver_due(now, session_scope=session_scope)

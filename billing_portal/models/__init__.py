@@ -8,6 +8,9 @@ from billing_portal.models.customers import Customer
 from billing_portal.models.email import OutboxEmail
 from billing_portal.models.files import StoredFile
 from billing_portal.models.invoices import Invoice, InvoiceLine, InvoiceNumberSequence, InvoiceStatus
+from billing_portal.models.outgoing_webhooks import (
+    OutgoingEvent, OutgoingObjectVersion, WebhookDelivery, WebhookEndpoint,
+)
 from billing_portal.models.payments import Payment, PaymentStatus, Refund, RefundStatus
 from billing_portal.models.refund_requests import RefundRequest, RefundRequestStatus
 from billing_portal.models.payment_methods import PaymentMethod
@@ -29,4 +32,5 @@ __all__ = [
     "RiskAssessment", "RiskDecision",
     "OutboxEmail",
     "ApiIdempotencyRecord", "SellerApiKey",
+    "OutgoingEvent", "OutgoingObjectVersion", "WebhookDelivery", "WebhookEndpoint",
 ]

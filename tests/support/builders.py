@@ -41,3 +41,10 @@ def make_plan(
         for key, amount in prices.items()
     }
     return plan, made
+
+
+def make_admin(session: Session, email: str = "root@example.com") -> "accounts.CurrentUser":
+    """An admin user, as the signed-in admin the services take."""
+    user = accounts.create_user(session, email=email, password="correct horse battery", name="Root", role=Role.ADMIN)
+    return accounts.CurrentUser(user_id=user.id, email=user.email, role=Role.ADMIN, customer_id=None, name="Root",
+                                currency="USD", locale="en_US")

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
-from billing_portal.billing import audit
+from billing_portal.billing import audit, outgoing_webhooks
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.analytics import queries
 from billing_portal.billing.analytics.mrr import above, add_month, below, percent
@@ -58,10 +58,10 @@ def check_month(session: Session, month: date, now: datetime) -> int:
     for kind, currency, numerator, denominator, threshold, message in found:
         if queries.alert_exists(session, kind, currency, month):
             continue
-        session.add(AnalyticsAlert(
+        _raise(session, AnalyticsAlert(
             kind=kind, currency=currency, month=month, value=percent(numerator, denominator),
             threshold=threshold, message=message, created_at=now,
-        ))
+        ), now)
         raised += 1
     session.flush()
     return raised
@@ -75,14 +75,20 @@ def reconciliation_found(session: Session, *, discrepancies: int, first_day: dat
     if discrepancies <= 0 or queries.alert_exists(session, RECONCILIATION, "", day):
         return False
     plural = "discrepancy" if discrepancies == 1 else "discrepancies"
-    session.add(AnalyticsAlert(
+    _raise(session, AnalyticsAlert(
         kind=RECONCILIATION, currency="", month=day, value=Decimal(min(discrepancies, 999)), threshold=Decimal(0),
         message=f"{discrepancies} {plural} with Stripe for {first_day:%Y-%m-%d} to {last_day:%Y-%m-%d}: "
                 f"review and heal them at {RECONCILIATION_ROUTE}",
         created_at=now,
-    ))
-    session.flush()
+    ), now)
     return True
+
+
+def _raise(session: Session, alert: AnalyticsAlert, now: datetime) -> None:
+    """Keep the alert, send `alert.raised` and email each admin once (outgoing_webhooks.service)."""
+    session.add(alert)
+    session.flush()
+    outgoing_webhooks.service.alert_raised(session, alert, now=now)
 
 
 def alerts_page(session: Session, *, open_only: bool = False, limit: int = 50, offset: int = 0) -> Sequence[AnalyticsAlert]:
