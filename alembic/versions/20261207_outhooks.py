@@ -1,7 +1,7 @@
 """outgoing webhooks: endpoints, the event outbox, per-object versions and deliveries
 
 Revision ID: e7b1c3d5f902
-Revises: a4c8e2f6b1d3
+Revises: b7d2e9f4c1a8
 Create Date: 2026-12-07 20:43:29.846821
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import billing_portal.models.types
 
 
 revision: str = 'e7b1c3d5f902'
-down_revision: str | None = 'a4c8e2f6b1d3'
+down_revision: str | None = 'b7d2e9f4c1a8'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
