@@ -41,6 +41,7 @@ from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.invoices import DraftLine
 from billing_portal.billing.money import format_money
 from billing_portal.billing.tax import invoice_totals
+from billing_portal.billing.taxation import applied_tax
 from billing_portal.billing.payment_methods import stripe_errors as _stripe_errors
 from billing_portal.gateways import stripe_currencies, stripe_gateway
 from billing_portal.gateways.stripe_gateway import (
@@ -91,6 +92,7 @@ class CheckoutSummary:
     lines: tuple[SummaryLine, ...]
     subtotal_label: str
     tax_label: str
+    tax_rule_label: str  # which tax rule applied: "10 % for KR, included in the price", "Reverse charge …"
     total_label: str
     total_amount: int  # minor units: the first invoice's total (charged after the trial, if any)
     currency: str
@@ -164,8 +166,9 @@ def checkout_summary(
     locale = customer.locale or user.locale
     currency = target.currency
     amount = target.unit_amount * target.quantity
-    rate, inclusive = _tax_rule(customer)
-    totals = invoice_totals([_TaxLine(amount, rate, inclusive)], quantum=stripe_currencies.quantum(currency))
+    rule = applied_tax(customer, currency)
+    totals = invoice_totals([_TaxLine(amount, rule.rate, rule.inclusive)], quantum=stripe_currencies.quantum(currency),
+                            rounding=rule.rounding)
 
     def money(value: int) -> str:
         return format_money(value, currency, locale)
@@ -192,7 +195,7 @@ def checkout_summary(
         title = pack.name
         description = f"{granted + bonus:,} credits, added to your balance once the payment succeeds."
     tax_label = money(totals.tax)
-    if totals.tax and inclusive:
+    if totals.tax and rule.inclusive:
         tax_label = f"{tax_label} (included)"
     return CheckoutSummary(
         kind=target.kind,
@@ -201,6 +204,7 @@ def checkout_summary(
         lines=lines,
         subtotal_label=money(totals.subtotal),
         tax_label=tax_label,
+        tax_rule_label=rule.label,
         total_label=money(totals.total),
         total_amount=totals.total,
         currency=currency,
@@ -281,6 +285,7 @@ def invoice_summary(session: Session, *, user: CurrentUser, invoice_id: int) -> 
         lines=lines,
         subtotal_label=money(invoice.subtotal),
         tax_label=money(invoice.tax),
+        tax_rule_label="Reverse charge (EU business)" if invoice.tax_note else "",
         total_label=money(due),
         total_amount=due,
         currency=invoice.currency,
@@ -533,11 +538,6 @@ class _TaxLine:
     amount: int
     rate: Decimal
     inclusive: bool
-
-
-def _tax_rule(customer: Customer) -> tuple[Decimal, bool]:
-    rule = get_settings().tax_rates.get((customer.country or "").upper())
-    return (rule.rate, rule.inclusive) if rule else (Decimal("0"), False)
 
 
 def ensure_stripe_customer(session: Session, gw, customer: Customer, user: CurrentUser) -> str:
