@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     tax_rates: dict[str, TaxRule] = Field(default_factory=dict)
     kr_vat_rounding: Literal["half_up", "truncate"] = "half_up"
     downgrade_at_period_end: bool = True
+    # An upgrade's proration invoice is charged at once: at_once applies the plan now (a failure goes
+    # to dunning); when_paid applies it only if that charge succeeds (billing/plan_changes/).
+    upgrade_apply: Literal["at_once", "when_paid"] = "at_once"
     # Failed renewal charges are retried this many days after the first failure ("1,3,5,7");
     # after the last failed retry the final action runs: cancel, or move to the Free plan.
     dunning_retry_days: Annotated[tuple[int, ...], NoDecode] = (1, 3, 5, 7)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from billing_portal.billing import audit, catalog, credits, emails, repository, subscriptions, webhooks
+from billing_portal.billing import audit, catalog, credits, emails, plan_changes, repository, subscriptions, webhooks
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.money import format_money, parse_money
@@ -388,10 +388,10 @@ def change_plan(session: Session, *, admin: CurrentUser, customer_id: int, price
     require_admin(admin)
     live = _customer_subscription(session, customer_id)
     before = {"price_id": live.price_id}
-    changed = subscriptions.change(session, live.id, price_id=price_id, quantity=live.quantity)
+    changed = plan_changes.change_plan(session, live.id, price_id=price_id, quantity=live.quantity)
     audit.record(session, actor=admin, action="subscription.plan_changed_by_admin", subject_type="customer",
                  subject_id=customer_id, before=before,
-                 after={"price_id": price_id, "effective": changed.preview.effective,
+                 after={"price_id": price_id, "effective": changed.preview.effective, "outcome": changed.outcome,
                         "invoice": changed.invoice.number if changed.invoice else None})
 
 

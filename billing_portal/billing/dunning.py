@@ -5,7 +5,8 @@ Rules (also in README "Billing rules"):
 - A renewal invoice with something due is marked for collection when it is finalized
   (subscriptions.renew) and charged to the customer's default saved card, off-session. Attempt 1
   carries the invoice's own key `renewal:{subscription_id}:{period_start}`; every later attempt
-  `invoice:{invoice_id}:attempt:{n}`. The same key goes to Stripe and to the payment's unique column.
+  `invoice:{invoice_id}:attempt:{n}`. A plan change's invoice is collected the same way from the
+  change on (billing/plan_changes/), its first attempt keyed `subscription_update:{id}:{instant}`. The same key goes to Stripe and to the payment's unique column.
 - A failed attempt (declined, the bank wants the customer, or no saved card) makes the
   subscription past_due: the customer keeps access (grace) and the next retry is due
   DUNNING_RETRY_DAYS after the FIRST failure. A retry made early (the customer saved a new card:
@@ -69,8 +70,9 @@ def next_retry_at(first_failed_at: datetime, now: datetime, retry_days: tuple[in
 
 
 def attempt_key(invoice: Invoice, number: int) -> str:
-    """What attempt `number` of `invoice` pays for: the renewal charge names its period."""
-    if number == 1 and invoice.billing_reason == "subscription_cycle" and invoice.idempotency_key:
+    """What attempt `number` of `invoice` pays for: the renewal charge names its period, a plan
+    change's charge the subscription and instant of the change (billing/plan_changes/)."""
+    if number == 1 and invoice.billing_reason in ("subscription_cycle", "subscription_update") and invoice.idempotency_key:
         return invoice.idempotency_key
     return f"invoice:{invoice.id}:attempt:{number}"
 

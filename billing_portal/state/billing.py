@@ -14,10 +14,11 @@ from urllib.parse import quote, urlencode
 import reflex as rx
 
 from billing_portal.api.documents import credit_note_path, invoice_pdf_path
-from billing_portal.billing import portal, refund_requests, repository, subscriptions
+from billing_portal.billing import plan_changes, portal, refund_requests, repository, subscriptions
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.money import format_money
+from billing_portal.billing.plan_changes.wording import outcome_text
 from billing_portal.db import session_scope
 from billing_portal.ids import parse_id
 from billing_portal.models.types import utcnow
@@ -414,17 +415,12 @@ class PlanState(BillingState):
                 if checked is None:
                     return
                 user, live, price_id, quantity = checked
-                changed = subscriptions.change(session, live.id, price_id=price_id, quantity=quantity)
+                changed = plan_changes.change_plan(session, live.id, price_id=price_id, quantity=quantity)
                 name = next((o.name for o in self.options if o.price_id == self.selected), "the new plan")
-                if changed.preview.effective == "period_end":
-                    notice = f"{name} starts on {portal.format_day(changed.preview.effective_at)}. Until then nothing changes."
-                elif changed.invoice is not None:
-                    notice = f"Your plan is now {name}. Invoice {changed.invoice.number} is open: pay it now."
-                else:
-                    notice = f"Your plan is now {name}."
+                notice, error = outcome_text(changed, name, self.plan_name, user.locale)
                 self._load(session, user, interval=self.interval)
             self._clear_preview()
-            self.notice = notice
+            self.notice, self.error = notice, error
         except DomainError as exc:
             self.error = str(exc)
         except Exception:

@@ -12,6 +12,8 @@ import re
 
 from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.test_checkout import GOOD_CARD, type_card
+
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 DEMO = ("demo@example.com", "demo-password-123")
@@ -135,9 +137,14 @@ def test_demo_customer_journey(browser: Browser, app_url, screenshots_dir):
     expect(sentence).to_contain_text(re.compile(r"^You pay ₩[\d,]+ now, then ₩39,000 every month from \d{1,2} \w+ \d{4}\.$"))
     page.screenshot(path=screenshots_dir / "billing-plan-preview-desktop.png", full_page=True)
     page.locator("#confirm-change").click()
-    expect(page.get_by_role("status").filter(has_text="Your plan is now Pro")).to_be_visible()
+    # The demo customer has no saved card: the upgrade applies, its charge fails at once and the
+    # page says why and when it is tried again (the renewals' dunning).
+    failed = page.get_by_role("alert").filter(has_text="Your plan is now Pro, but the charge of ₩")
+    expect(failed).to_contain_text("No card is saved for automatic payments.")
+    expect(failed).to_contain_text(re.compile(r"We try again on \d{1,2} \w+ \d{4}; update your card"))
     expect(page.locator("#current-plan")).to_have_text("Pro")
     expect(page.locator("#preview-sentence")).to_have_count(0)
+    page.screenshot(path=screenshots_dir / "billing-plan-upgrade-failed-desktop.png", full_page=True)
 
     page.goto("/billing/history")
     pick(page, "Status", "Open or pending")
@@ -148,7 +155,20 @@ def test_demo_customer_journey(browser: Browser, app_url, screenshots_dir):
 
     page.goto("/billing")
     expect(page.locator("#plan-name")).to_have_text("Pro")
-    expect(page.locator(".billing-banner[data-kind=open_invoice]")).to_be_visible()
+    past_due = page.locator(".billing-banner[data-kind=past_due]")
+    expect(past_due).to_contain_text("No card is saved for automatic payments.")
+    expect(past_due).to_contain_text(re.compile(r"We will try again on \d{1,2} \w+ \d{4}"))
+
+    # A card saved now pays it at once (the retry does not wait for its date).
+    page.goto("/billing/payment-methods")
+    page.get_by_role("button", name="Add card").click()
+    expect(page.get_by_placeholder("number")).to_be_visible()
+    type_card(page, GOOD_CARD)
+    page.locator("#save-card").click()
+    expect(page.get_by_role("status").filter(has_text="•••• 4242 is saved")).to_be_visible(timeout=30_000)
+    page.goto("/billing")
+    expect(page.locator(".billing-banner[data-kind=past_due]")).to_have_count(0)
+    expect(page.locator("#subscription-status")).to_have_text("Active")
 
     # --- cancel at period end, then resume ------------------------------------------------------
     page.goto("/billing/plan")

@@ -1,7 +1,8 @@
 """Saved cards and paying an open invoice in a real browser, as a person: add 4242 4242 4242 4242
 and a second card on /billing/payment-methods, make the second the default, remove the first
-(after confirming), then subscribe, upgrade at once and pay the proration invoice from "Pay now"
-with the saved default card. Screenshots at desktop and phone widths in tests/e2e/screenshots/.
+(after confirming), then subscribe, make a card declined at charge the default, upgrade (charged at
+once: declined, so /billing says what failed and when it retries) and pay the proration invoice
+from "Pay now" with another saved card. Screenshots at desktop and phone widths in tests/e2e/screenshots/.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tests.e2e.test_checkout import (  # noqa: F401  (the `customer` fixture: a 
 )
 
 SECOND_CARD = "5555 5555 5555 4444"
+DECLINED_AT_CHARGE = "4000 0000 0000 0341"  # saved fine, declined when charged
 ROUTE = "/billing/payment-methods"
 
 
@@ -87,36 +89,48 @@ def test_manage_cards_then_pay_an_open_invoice_with_the_saved_card(customer: Pag
     expect(card_row(page, "4444").locator(".default-badge")).to_have_text("Default")
     shoot(page, screenshots_dir, "payment-methods-after-remove")
 
-    # Subscribe (a new card at checkout), upgrade at once: the proration invoice is open.
+    # Subscribe (a new card at checkout: it becomes the default once it paid).
     choose_starter_in_krw(page)
     card_form_ready(page)
     type_card(page, GOOD_CARD)
     pay_button(page).click()
     expect(page).to_have_url(re.compile(r"/checkout/success\?invoice="), timeout=PAY_TIMEOUT)
+
+    # A card that is declined at charge becomes the default; the upgrade is charged to it at once.
+    page.goto(ROUTE)
+    add_card(page, DECLINED_AT_CHARGE)
+    card_row(page, "0341").get_by_role("button", name=re.compile(r"^Set default")).click()
+    expect(page.get_by_role("status").filter(has_text="•••• 0341 is now your default card")).to_be_visible()
     page.goto("/billing/plan")
     expect(page.locator("#current-plan")).to_have_text("Starter")
     page.locator("#plan-options").get_by_role("radio", name=re.compile(r"^Pro")).click()
     expect(page.locator("#preview-sentence")).to_contain_text("You pay ₩")
     page.locator("#confirm-change").click()
-    expect(page.get_by_role("status").filter(has_text="Your plan is now Pro")).to_be_visible()
-    expect(page.locator("#open-invoice")).to_contain_text("An invoice is waiting for payment")
+    failed = page.get_by_role("alert").filter(has_text="Your plan is now Pro, but the charge of ₩")
+    expect(failed).to_contain_text("Your card was declined.")
+    expect(failed).to_contain_text(re.compile(r"We try again on \d{1,2} \w+ \d{4}; update your card to pay it sooner\.$"))
     page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar would cover it in the screenshot
-    shoot(page, screenshots_dir, "billing-plan-pay-now")
+    shoot(page, screenshots_dir, "billing-plan-upgrade-declined")
 
+    # /billing says what failed and when it is tried again, with the invoice to pay now.
     page.goto("/billing")
     expect(page.locator("#plan-name")).to_have_text("Pro", timeout=PAY_TIMEOUT)
+    past_due = page.locator(".billing-banner[data-kind=past_due]")
+    expect(past_due).to_contain_text("Your card was declined.")
+    expect(past_due).to_contain_text(re.compile(r"We will try again on \d{1,2} \w+ \d{4}"))
     pay_now = page.locator("#pay-open-invoice")
     expect(pay_now).to_have_text("Pay now")
     expect(pay_now).to_have_attribute("href", re.compile(r"^/checkout\?invoice=\d+$"))
     shoot(page, screenshots_dir, "billing-overview-pay-now")
     pay_now.click()
 
-    # The checkout of the invoice offers the saved cards, the default (the checkout's card) chosen.
+    # The checkout of the invoice offers the saved cards, the default chosen; the customer picks 4242.
     expect(page).to_have_url(re.compile(r"/checkout\?invoice=\d+$"))
     expect(page.locator("#checkout-title")).to_contain_text("Invoice ")
     saved = page.locator("#saved-cards")
-    expect(saved.get_by_role("radio")).to_have_count(3)  # two saved cards and "A new card"
-    expect(saved.get_by_role("radio", checked=True)).to_contain_text("4242")
+    expect(saved.get_by_role("radio")).to_have_count(4)  # three saved cards and "A new card"
+    expect(saved.get_by_role("radio", checked=True)).to_contain_text("0341")
+    saved.get_by_role("radio", name=re.compile(r"4242")).click()
     expect(page.get_by_placeholder("number")).to_be_hidden()
     expect(pay_button(page)).to_be_enabled()
     due = page.locator("#summary-total").inner_text().strip()

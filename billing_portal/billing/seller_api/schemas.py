@@ -243,7 +243,13 @@ class SubscriptionChanged(Answer):
     object: Literal["subscription_change"] = "subscription_change"
     subscription: Subscription
     preview: ChangePreview
-    invoice_id: int | None = Field(description="The proration invoice to pay, when the change applies now.")
+    invoice_id: int | None = Field(description="The proration invoice, when the change applies now.")
+    outcome: Literal["applied", "paid", "failed", "refused", "waiting", "scheduled"] = Field(
+        description="applied: in force, nothing to pay. paid: in force, its invoice charged to the default card. "
+                    "failed: in force, the charge failed and dunning retries it (UPGRADE_APPLY=at_once). "
+                    "refused: nothing changed, the charge failed (UPGRADE_APPLY=when_paid). "
+                    "waiting: in force, the invoice is collected later. scheduled: applies at the period end.")
+    failure_message: str = Field("", description="Why the charge failed, when it did.")
 
 
 class SubscriptionCancel(Request):

@@ -11,7 +11,16 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from billing_portal.billing import accounts, billing_details, credits, invoice_pdfs, refund_requests, subscriptions, usage
+from billing_portal.billing import (
+    accounts,
+    billing_details,
+    credits,
+    invoice_pdfs,
+    plan_changes,
+    refund_requests,
+    subscriptions,
+    usage,
+)
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.analytics import queries as analytics_queries
 from billing_portal.billing.analytics.dashboard import ONE_OFF
@@ -251,11 +260,12 @@ def preview_change(session: Session, reference: str, body: schemas.SubscriptionC
 
 def change(session: Session, reference: str, body: schemas.SubscriptionChange) -> schemas.SubscriptionChanged:
     subscription = _get(session, Subscription, reference, "subscription")
-    done = subscriptions.change(session, subscription.id, price_id=body.price_id,
-                                quantity=body.quantity or subscription.quantity)
+    done = plan_changes.change_plan(session, subscription.id, price_id=body.price_id,
+                                    quantity=body.quantity or subscription.quantity)
     return schemas.SubscriptionChanged(subscription=_subscription_answer(session, session.get(Subscription, subscription.id)),
                                        preview=_preview_answer(done.preview),
-                                       invoice_id=done.invoice.id if done.invoice else None)
+                                       invoice_id=done.invoice.id if done.invoice else None,
+                                       outcome=done.outcome, failure_message=done.failure_message)
 
 
 def cancel(session: Session, reference: str, body: schemas.SubscriptionCancel) -> schemas.Subscription:

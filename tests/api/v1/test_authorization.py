@@ -6,7 +6,16 @@ changes. Then the write key makes each request for real (the rows are not vacuou
 import pytest
 
 from billing_portal.api.v1.operations import OPERATIONS
-from tests.api.v1.conftest import table_counts
+from tests.api.v1.conftest import start_api, table_counts
+
+
+@pytest.fixture
+def server(engine, db_url, tmp_path):
+    """The API with upgrades applied only once paid: Ana has no card, so the write key's upgrade
+    changes nothing (under at_once it would make her past_due, and the pause after it a 409)."""
+    handle = start_api(db_url, STORAGE_DIR=str(tmp_path / "files"), UPGRADE_APPLY="when_paid")
+    yield handle
+    handle.stop()
 
 # operation_id -> the world's ids -> (path parameters, body): a request that works with a write key.
 REQUESTS = {
