@@ -306,7 +306,8 @@ def _history_table_row(row: HistoryRowView, on_refund) -> rx.Component:
         rx.table.cell(
             rx.vstack(
                 rx.text(row.description, size="2"),
-                rx.cond(row.reference != "", rx.text(row.reference, size="1", color=rx.color("gray", 10))),
+                rx.cond(row.reference != "", rx.text(row.reference, size="1", color=rx.color("gray", 10),
+                                                     white_space="nowrap", class_name="history-reference")),
                 spacing="0",
             )
         ),
@@ -348,7 +349,9 @@ def _history_card(row: HistoryRowView, on_refund) -> rx.Component:
                 rx.text(row.description, size="2", weight="medium"),
                 rx.text(
                     row.date_label, " · ", row.kind_label,
-                    rx.cond(row.reference != "", " · " + row.reference, ""),
+                    # An invoice number never breaks at its hyphens: INV-2026-000013 stays on one line.
+                    rx.cond(row.reference != "", rx.el.span(" · ", rx.el.span(row.reference, white_space="nowrap",
+                                                                              class_name="history-reference"))),
                     size="1",
                     color=rx.color("gray", 10),
                 ),

@@ -225,6 +225,10 @@ def test_phone_width_screenshots(browser: Browser, app_url, screenshots_dir):
     page.get_by_role("navigation", name="Billing sections").get_by_role("link", name="History").click()
     expect(page.locator("#history-cards .history-card").first).to_be_visible()
     expect(page.locator("#history-table")).to_be_hidden()
+    # Invoice numbers never wrap mid-number: each one is a single line box.
+    for reference in page.locator("#history-cards .history-reference").all()[:10]:
+        box = reference.bounding_box()
+        assert box is not None and box["height"] < 24, (reference.inner_text(), box)
     page.screenshot(path=screenshots_dir / "billing-history-phone.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
