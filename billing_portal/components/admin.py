@@ -215,7 +215,7 @@ def shown_once(title, value, on_done, *, field_id: str, copied: str) -> rx.Compo
                 rx.text("Copy it now and keep it somewhere safe: it is not shown again, not even to you.", size="2"),
                 rx.flex(
                     rx.input(value=value, read_only=True, id=field_id, font_family="var(--code-font-family)",
-                             size="2", flex="1", min_width="0", on_focus=rx.call_script(
+                             size="2", flex="1", min_width="0", width="100%", on_focus=rx.call_script(
                                  f"document.getElementById('{field_id}').select()")),
                     rx.hstack(
                         rx.button(rx.icon("copy", size=16), "Copy", type="button", size="2",

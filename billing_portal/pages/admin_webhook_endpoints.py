@@ -85,8 +85,10 @@ def _delivery(row: DeliveryView) -> rx.Component:
                               class_name="response-code")),
         rx.table.cell(rx.vstack(rx.text(row.attempted_label, size="2", white_space="nowrap"),
                                 rx.text(row.duration_label, size="1", color=rx.color("gray", 11)), spacing="0")),
-        rx.table.cell(rx.text(row.next_retry_label, size="2", white_space="nowrap")),
-        rx.table.cell(rx.text(row.last_error, size="1", color=rx.color("red", 11), min_width="140px")),
+        # Left empty when there is nothing to say: a phone's card then leaves the line out.
+        rx.table.cell(rx.cond(row.next_retry_label != "", rx.text(row.next_retry_label, size="2", white_space="nowrap"))),
+        rx.table.cell(rx.cond(row.last_error != "", rx.text(row.last_error, size="1", color=rx.color("red", 11),
+                                                             min_width="140px"))),
         rx.table.cell(rx.button("Redeliver", size="1", variant="soft", on_click=S.redeliver(row.id),
                                 class_name="redeliver")),
         class_name="delivery-row",
