@@ -9,6 +9,7 @@ from billing_portal import logs
 from billing_portal.api import build_api
 from billing_portal.jobs.runner import embedded_runner
 from billing_portal.pages import (
+    admin_api_keys,
     admin_audit,
     admin_catalog,
     admin_customers,
@@ -16,6 +17,7 @@ from billing_portal.pages import (
     admin_reconciliation,
     admin_refunds,
     admin_risk,
+    admin_webhook_endpoints,
     admin_webhooks,
     billing_credits,
     billing_details,
@@ -35,6 +37,7 @@ from billing_portal.pages import (
 )
 from billing_portal.state.admin_console import AuditAdminState, CatalogAdminState, CustomersAdminState, WebhooksAdminState
 from billing_portal.state.admin_dashboard import AlertsState, DashboardState
+from billing_portal.state.admin_integrations import ApiKeysAdminState, EndpointsAdminState
 from billing_portal.state.admin_reconciliation import ReconciliationAdminState
 from billing_portal.state.admin_refunds import RefundsAdminState
 from billing_portal.state.admin_risk import RiskAdminState
@@ -103,5 +106,7 @@ for module, page, state in (
     (admin_catalog, admin_catalog.admin_catalog_page, CatalogAdminState),
     (admin_audit, admin_audit.admin_audit_page, AuditAdminState),
     (admin_risk, admin_risk.admin_risk_page, RiskAdminState),
+    (admin_webhook_endpoints, admin_webhook_endpoints.admin_webhook_endpoints_page, EndpointsAdminState),
+    (admin_api_keys, admin_api_keys.admin_api_keys_page, ApiKeysAdminState),
 ):
     app.add_page(page, route=module.ROUTE, title=module.TITLE, on_load=state.on_load)

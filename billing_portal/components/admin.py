@@ -17,6 +17,8 @@ ADMIN_TABS = [
     ("Refunds", "/admin/refunds"),
     ("Reconciliation", "/admin/reconciliation"),
     ("Webhooks", "/admin/webhooks"),
+    ("Endpoints", "/admin/webhook-endpoints"),
+    ("API keys", "/admin/api-keys"),
     ("Catalog", "/admin/catalog"),
     ("Audit", "/admin/audit"),
     ("Alerts", "/admin/alerts"),
@@ -200,3 +202,60 @@ def row_dialog(title, description: list, fields: rx.Component, submit: rx.Compon
 
 def labelled_input(label: str, field_id: str, name: str, **props) -> rx.Component:
     return labelled(label, field_id, rx.input(id=field_id, name=name, size="2", width="100%", **props))
+
+
+def shown_once(title, value, on_done, *, field_id: str, copied: str) -> rx.Component:
+    """A secret the server hands over once (a key's token, a signing secret): a read-only field to
+    select or copy, and the warning that it is not shown again."""
+    return rx.cond(
+        value != "",
+        rx.callout.root(
+            rx.vstack(
+                rx.text(title, size="2", weight="bold"),
+                rx.text("Copy it now and keep it somewhere safe: it is not shown again, not even to you.", size="2"),
+                rx.flex(
+                    rx.input(value=value, read_only=True, id=field_id, font_family="var(--code-font-family)",
+                             size="2", flex="1", min_width="0", width="100%", on_focus=rx.call_script(
+                                 f"document.getElementById('{field_id}').select()")),
+                    rx.hstack(
+                        rx.button(rx.icon("copy", size=16), "Copy", type="button", size="2",
+                                  on_click=[rx.set_clipboard(value), rx.toast.success(copied)]),
+                        rx.button("Done", type="button", on_click=on_done, size="2", variant="soft"),
+                        spacing="2",
+                        flex_shrink="0",
+                    ),
+                    direction=rx.breakpoints(initial="column", sm="row"),
+                    align=rx.breakpoints(initial="stretch", sm="center"),
+                    spacing="2",
+                    width="100%",
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            icon="key_round",
+            color_scheme="amber",
+            role="status",
+            width="100%",
+            id=f"{field_id}-once",
+        ),
+    )
+
+
+def confirm_dialog(title, description: list, confirm: rx.Component, *, is_open, on_close) -> rx.Component:
+    """Are you sure? for an action on one row that cannot be undone."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(*description, size="2"),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                confirm,
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+            max_width="480px",
+        ),
+        open=is_open,
+        on_open_change=on_close,
+    )

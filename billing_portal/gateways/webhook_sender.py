@@ -49,6 +49,13 @@ def headers(secret: str, message_id: str, body: bytes, at: datetime) -> dict[str
     }
 
 
+def refused_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool) -> bool:
+    """Whether we never send to this address (private and loopback ones only when not allowed)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return (not allow_private and not ip.is_global) or ip.is_multicast or ip.is_unspecified
+
+
 def resolve_public(host: str, port: int, *, allow_private: bool) -> str:
     """The first address of `host`, after checking every address it resolves to."""
     try:
@@ -58,9 +65,7 @@ def resolve_public(host: str, port: int, *, allow_private: bool) -> str:
     addresses = [info[4][0] for info in infos]
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        if (not allow_private and not ip.is_global) or ip.is_multicast or ip.is_unspecified:
+        if refused_address(ip, allow_private=allow_private):
             raise Refused(f"{host} resolves to {ip}, which is not a public address")
     if not addresses:
         raise Refused(f"cannot resolve {host}")

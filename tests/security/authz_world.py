@@ -32,7 +32,9 @@ from billing_portal.billing import (
     usage,
 )
 from billing_portal.billing.invoices import DraftLine
-from billing_portal.models import Invoice, Role
+from billing_portal.billing.outgoing_webhooks import endpoints
+from billing_portal.billing.seller_keys import service as seller_keys
+from billing_portal.models import Invoice, Role, WebhookEndpoint
 from billing_portal.models.types import utcnow
 from billing_portal.settings import get_settings
 from billing_portal.state.auth import AuthState
@@ -91,6 +93,10 @@ def build_world(engine, ls) -> World:
         credits.grant(session, customer_id=ana.id, amount=500, reason="Ana welcome credits", idempotency_key="w")
         file = files.upload(session, customer_id=ana.id, filename="ana-contract.pdf", stream=[pdf_sample("Ana")])
         key = api_keys.create(session, user=ana_user, name="ana-key")
+        # The seller's own objects, only an admin's: a server key and a webhook endpoint.
+        seller_key = seller_keys.create(session, actor="cli", name="seller-app", scope="write")
+        endpoint = WebhookEndpoint(url="https://hooks.example.com/in", secret=endpoints.new_secret())
+        session.add(endpoint)
         record = usage.record_usage(session, ana.id, "api_calls", 5, "ana-usage-1").record
         first = payment_methods.save_card(session, user=ana_user, setup_intent_id=save_card(session, ls, ana_user, VISA),
                                           now=utcnow())
@@ -104,6 +110,7 @@ def build_world(engine, ls) -> World:
             "open_invoice": open_invoice.id, "payment": payment.id, "refund": refund.id,
             "refund_request": request.id, "file": file.id, "api_key": key.key.id, "usage_record": record.id,
             "default_card": first.id, "other_card": second.id, "pro_price": pro_prices[("USD", "month", 1)].id,
+            "seller_key": seller_key.key.id, "webhook_endpoint": endpoint.id,
             "bob": bob.id, "bob_card": bob_card.id, "bob_invoice": bob_invoice.id,
         }
         return World(

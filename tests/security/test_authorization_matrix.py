@@ -332,14 +332,17 @@ def test_every_admin_handler_refuses_customers_and_visitors_and_changes_nothing(
                 continue
             state = state_of(cls, world.tokens[actor])
             for field, value in (("deciding_id", world.ids["refund_request"]), ("decision", "approve"),
-                                 ("detail_id", world.ids["customer"])):
+                                 ("detail_id", world.ids["customer"]), ("revoking_id", world.ids["seller_key"]),
+                                 ("deleting_id", world.ids["webhook_endpoint"]),
+                                 ("log_id", world.ids["webhook_endpoint"])):
                 if field in stored_vars(cls):
                     setattr(state, field, str(value))
             fn = cls.event_handlers[name].fn
             run_handler(state, name, *dummy_arguments(fn))
             called += 1
             assert state.admin_access == ("denied" if actor == "other" else ""), (cls.__name__, name)
-            for field in ("rows", "notice", "payload", "d_email", "d_payments"):
+            for field in ("rows", "notice", "payload", "d_email", "d_payments", "log_rows", "log_url", "new_token",
+                          "new_secret"):
                 if field in stored_vars(cls):
                     assert not getattr(state, field), (cls.__name__, name, field)
     assert called >= 30

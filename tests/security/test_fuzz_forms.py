@@ -26,6 +26,7 @@ import billing_portal.billing_portal  # noqa: F401  (every page's state)
 from billing_portal.settings import get_settings
 from billing_portal.state.admin_console import AuditAdminState, CatalogAdminState, CustomersAdminState, WebhooksAdminState
 from billing_portal.state.admin_dashboard import AlertsState, DashboardState
+from billing_portal.state.admin_integrations import ApiKeysAdminState, EndpointsAdminState
 from billing_portal.state.admin_reconciliation import ReconciliationAdminState
 from billing_portal.state.admin_refunds import RefundsAdminState
 from billing_portal.state.admin_risk import RiskAdminState
@@ -157,6 +158,15 @@ FORMS: list[Form] = [
          lambda w, v: ((v,), {"detail_id": str(w.ids["customer"])})),
     Form("clear flag", RiskAdminState, "clear_flag", "admin", st.tuples(ids, nasty),
          lambda w, v: (({"note": v[1]},), {"selected_id": v[0]})),
+    Form("seller key", ApiKeysAdminState, "create_key", "admin",
+         form_of(name=nasty, scope=nasty | st.sampled_from(["read", "write"])), lambda w, v: ((v,), {})),
+    Form("webhook endpoint", EndpointsAdminState, "create_endpoint", "admin",
+         form_of(url=nasty | st.sampled_from(["https://hooks.example.com/in", "http://127.0.0.1/x", "http://[::1]:0/",
+                                              "https://user@example.com/", "javascript:alert(1)"]),
+                 description=nasty, every=nasty, **{"event:invoice.paid": nasty, "event:nope": nasty}),
+         lambda w, v: ((v,), {"form_open": True})),
+    Form("redelivery ids", EndpointsAdminState, "redeliver", "admin", ids, lambda w, v: ((v,), {}),
+         always_refused=True),
 ]
 
 

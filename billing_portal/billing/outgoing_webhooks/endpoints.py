@@ -2,9 +2,12 @@
 redeliver. Every change is audited; a customer gets NotFound, as for a missing endpoint."""
 
 import base64
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -15,8 +18,10 @@ from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.outgoing_webhooks import repository
 from billing_portal.billing.outgoing_webhooks.repository import PENDING
 from billing_portal.billing.outgoing_webhooks.schemas import EndpointInput
+from billing_portal.gateways.webhook_sender import refused_address
 from billing_portal.models import WebhookDelivery, WebhookEndpoint
 from billing_portal.models.types import utcnow
+from billing_portal.settings import get_settings
 
 SECRET_BYTES = 24
 LOG_PAGE_SIZE = 25
@@ -36,9 +41,33 @@ def new_secret() -> str:
 def check(url: str, description: str, event_types: list[str], enabled: bool = True) -> EndpointInput:
     """The admin's input, or DomainError with the first thing wrong in words."""
     try:
-        return EndpointInput(url=url, description=description, event_types=event_types, enabled=enabled)
+        data = EndpointInput(url=url, description=description, event_types=event_types, enabled=enabled)
     except ValidationError as exc:
         raise DomainError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
+    _refuse_private(data.url)
+    return data
+
+
+def check_form(url: str, description: str, chosen: list[str], *, every: bool) -> EndpointInput:
+    """The admin page's form: the event types ticked, or every type ("All events"); none is refused."""
+    if not every and not chosen:
+        raise DomainError("Choose the event types this endpoint receives, or All events.")
+    return check(url, description, [] if every else chosen)
+
+
+def _refuse_private(url: str) -> None:
+    """A loopback or private address typed as such is refused now, not at every delivery; a host
+    name is checked when sending (gateways/webhook_sender.py: its addresses may change)."""
+    if get_settings().outgoing_webhooks_allow_private:
+        return
+    host = urlsplit(url).hostname or ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = ipaddress.ip_address("127.0.0.1") if host == "localhost" or host.endswith(".localhost") else None
+    if ip is not None and refused_address(ip, allow_private=False):
+        raise DomainError(f"{host} is a private or loopback address: webhooks go to public addresses only "
+                          "(OUTGOING_WEBHOOKS_ALLOW_PRIVATE allows others).")
 
 
 def create(session: Session, *, admin: CurrentUser, data: EndpointInput, now: datetime | None = None) -> Created:
@@ -70,6 +99,37 @@ def update(session: Session, endpoint_id: int, *, admin: CurrentUser, data: Endp
     audit.record(session, actor=admin, action="webhook_endpoint.update", subject_type="webhook_endpoint",
                  subject_id=endpoint.id, before=before, after=_audited(endpoint), now=now)
     return endpoint
+
+
+def set_enabled(session: Session, endpoint_id: int, *, admin: CurrentUser, enabled: bool,
+                now: datetime | None = None) -> WebhookEndpoint:
+    """Pause or resume sending, keeping everything else as it is."""
+    _admin_only(admin)
+    endpoint = _endpoint(session, endpoint_id)
+    data = EndpointInput(url=endpoint.url, description=endpoint.description,
+                         event_types=list(endpoint.event_types), enabled=enabled)
+    return update(session, endpoint_id, admin=admin, data=data, now=now)
+
+
+def delete(session: Session, endpoint_id: int, *, admin: CurrentUser, now: datetime | None = None) -> None:
+    """Stop sending for good: the endpoint and its delivery log go (the events stay, for others)."""
+    _admin_only(admin)
+    endpoint = repository.lock_endpoint(session, endpoint_id)
+    if endpoint is None:
+        raise NotFound("No such endpoint.")
+    before = _audited(endpoint)
+    repository.delete_deliveries_of_endpoint(session, endpoint_id)
+    session.delete(endpoint)
+    session.flush()
+    audit.record(session, actor=admin, action="webhook_endpoint.delete", subject_type="webhook_endpoint",
+                 subject_id=endpoint_id, before=before, now=now)
+
+
+def endpoint_page(session: Session, *, admin: CurrentUser, page: int, per_page: int
+                  ) -> tuple[list[WebhookEndpoint], int]:
+    """The admin page's list: one page of endpoints, oldest first, and the total."""
+    _admin_only(admin)
+    return repository.endpoint_page(session, limit=per_page, offset=(max(page, 1) - 1) * per_page)
 
 
 def list_endpoints(session: Session, *, admin: CurrentUser) -> list[WebhookEndpoint]:

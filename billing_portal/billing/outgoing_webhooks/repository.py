@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -26,6 +26,16 @@ def enabled_endpoints(session: Session) -> Sequence[WebhookEndpoint]:
 
 def endpoints(session: Session, *, limit: int = 100) -> Sequence[WebhookEndpoint]:
     return session.exec(select(WebhookEndpoint).order_by(WebhookEndpoint.id).limit(limit)).all()
+
+
+def endpoint_page(session: Session, *, limit: int, offset: int) -> tuple[list[WebhookEndpoint], int]:
+    total = session.exec(select(func.count()).select_from(WebhookEndpoint)).one()
+    rows = session.exec(select(WebhookEndpoint).order_by(WebhookEndpoint.id).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def delete_deliveries_of_endpoint(session: Session, endpoint_id: int) -> None:
+    session.exec(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id))
 
 
 def lock_endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint | None:

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from billing_portal.models import SellerApiKey
 
@@ -23,3 +23,10 @@ def lock(session: Session, key_id: int) -> SellerApiKey | None:
     return session.exec(
         select(SellerApiKey).where(SellerApiKey.id == key_id).with_for_update().execution_options(populate_existing=True)
     ).first()
+
+
+def key_page(session: Session, *, limit: int, offset: int) -> tuple[Sequence[SellerApiKey], int]:
+    """One page of every key (revoked ones too), newest first, and how many there are."""
+    total = session.exec(select(func.count()).select_from(SellerApiKey)).one()
+    rows = session.exec(select(SellerApiKey).order_by(SellerApiKey.id.desc()).limit(limit).offset(offset)).all()
+    return rows, total

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from billing_portal.billing import audit
 from billing_portal.billing.accounts import CurrentUser, _token_hash
+from billing_portal.billing.admin_console import require_admin
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.seller_keys import repository
 from billing_portal.billing.seller_keys.schemas import Caller, CreatedKey, KeyView, Scope
@@ -56,6 +57,13 @@ def create(session: Session, *, actor: CurrentUser | str, name: str, scope: str,
 
 def list_keys(session: Session, *, include_revoked: bool = True) -> list[KeyView]:
     return [view(key) for key in repository.keys(session, include_revoked=include_revoked, limit=MAX_LISTED)]
+
+
+def key_page(session: Session, *, admin: CurrentUser, page: int, per_page: int) -> tuple[list[KeyView], int]:
+    """The admin page's list: one page of keys, newest first, and the total."""
+    require_admin(admin)
+    rows, total = repository.key_page(session, limit=per_page, offset=(max(page, 1) - 1) * per_page)
+    return [view(key) for key in rows], total
 
 
 def revoke(session: Session, *, actor: CurrentUser | str, key_id: int, now: datetime | None = None) -> KeyView:

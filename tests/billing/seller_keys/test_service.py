@@ -7,10 +7,11 @@ import pytest
 from sqlmodel import select
 
 from billing_portal.billing import api_keys
+from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.seller_keys import service
-from billing_portal.models import AuditEntry, SellerApiKey
-from tests.support.builders import make_customer
+from billing_portal.models import AuditEntry, Role, SellerApiKey
+from tests.support.builders import make_admin, make_customer
 
 
 def _actions(session) -> list[str]:
@@ -65,3 +66,20 @@ def test_seller_and_usage_keys_do_not_open_each_others_door(session):
     assert service.authenticate(session, usage_token) is None
     assert api_keys.authenticate(session, seller_token) is None
     assert api_keys.authenticate(session, usage_token).customer_id == customer.id
+
+
+def test_the_admin_page_reads_one_page_of_keys_newest_first(session):
+    admin = make_admin(session)
+    made = [service.create(session, actor=admin, name=f"app {n}", scope="read").key.id for n in range(5)]
+    service.revoke(session, actor=admin, key_id=made[0])
+    rows, total = service.key_page(session, admin=admin, page=1, per_page=3)
+    assert total == 5 and [k.id for k in rows] == made[::-1][:3]
+    rows, _ = service.key_page(session, admin=admin, page=2, per_page=3)
+    assert [k.id for k in rows] == made[1::-1] and rows[-1].revoked_at is not None
+    entries = session.exec(select(AuditEntry).where(AuditEntry.subject_type == "seller_api_key")).all()
+    assert {e.actor_user_id for e in entries} == {admin.user_id} and len(entries) == 6
+    customer = make_customer(session, "eve@example.com")
+    eve = CurrentUser(user_id=customer.user_id, email="eve@example.com", role=Role.CUSTOMER, customer_id=customer.id,
+                      name="Eve", currency="USD", locale="en_US")
+    with pytest.raises(NotFound):
+        service.key_page(session, admin=eve, page=1, per_page=3)
