@@ -9,6 +9,8 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import click
@@ -36,6 +38,22 @@ def test_each_mode_of_reflex_run_gets_only_the_port_it_listens_on():
     # One port serves pages and backend in prod.
     assert _ports_in({"env": "prod", "backend_only": False, "frontend_only": False}) == {"frontend_port": settings.frontend_port}
     assert _ports_in(None) == both  # export, the backend's workers, tests
+
+
+def _check_the_real_app(url: str) -> None:
+    """What only the whole app shows (Reflex mounted behind our routes): a wrong method on an API
+    route is our 405, not Reflex's answer, and every answer, Reflex's too, has an id and headers."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    for method, path, status in (("GET", "/api/usage", 405), ("DELETE", "/api/health", 405), ("GET", "/ping", 200)):
+        try:
+            answer = opener.open(urllib.request.Request(url + path, method=method), timeout=10)
+        except urllib.error.HTTPError as error:
+            answer = error
+        assert answer.status == status, (method, path, answer.status)
+        assert len(answer.headers["X-Request-Id"]) == 16 and answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        if status == 405:
+            assert answer.headers["Allow"] in ("POST", "GET, HEAD"), path
 
 
 def _fresh_checkout(target: Path) -> Path:
@@ -72,6 +90,7 @@ def test_reflex_run_prod_backend_only_serves_the_api_from_a_fresh_checkout(tmp_p
         status, body = http_request("GET", backend.url + "/api/health")
         assert (status, body) == (200, b'{"status":"ok","database":"up"}')
         assert http_request("GET", backend.url + "/api/info")[0] == 200
+        _check_the_real_app(backend.url)
     finally:
         backend.stop()
     assert "Cannot specify" not in backend.log_tail(200)
