@@ -23,8 +23,8 @@ run: setup
 	  stripe_pid=$$!; \
 	  $(BIN)/python -m billing_portal.sandbox.mail_sink --port $(MAIL_PORT) --dir $(DATA)/mail > $(DATA)/mail_sink.log 2>&1 & \
 	  mail_pid=$$!; trap 'kill $$stripe_pid $$mail_pid 2>/dev/null' EXIT INT TERM; \
-	  echo "Portal: http://localhost:3000  (Ctrl-C stops the portal and the sandboxes)"; \
-	  $(BIN)/reflex run --env dev --frontend-port 3000 --backend-port 8000
+	  echo "Portal: PUBLIC_URL in .env, http://localhost:3000 by default  (Ctrl-C stops the portal and the sandboxes)"; \
+	  $(BIN)/reflex run --env dev
 
 # Scale-out locally: PostgreSQL and Redis (data in .data/), two backend workers on Redis, one
 # procrastinate job worker, the Stripe sandbox (billing_portal/sandbox/scaled.py).

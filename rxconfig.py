@@ -1,11 +1,29 @@
 """Reflex configuration. Every value comes from `billing_portal.settings` (environment / .env)."""
 
+import click
 import reflex as rx
 from reflex_base.plugins.sitemap import SitemapPlugin
 
 from billing_portal.settings import get_settings
 
 _settings = get_settings()
+
+
+def _ports() -> dict[str, int]:
+    """FRONTEND_PORT and BACKEND_PORT, as far as the `reflex run` being started uses them.
+
+    Reflex refuses a configured frontend port with `--backend-only` (and a backend port with
+    `--frontend-only`), and `--env prod` serves frontend and backend on one port; so each mode is
+    given only the port it listens on. Outside `reflex run` (export, the backend's workers) both.
+    """
+    command = click.get_current_context(silent=True)
+    run = command.params if command is not None and command.command.name == "run" else {}
+    if run.get("backend_only"):
+        return {"backend_port": _settings.backend_port}
+    if run.get("frontend_only") or run.get("env") in ("prod", "preview"):
+        return {"frontend_port": _settings.frontend_port}
+    return {"frontend_port": _settings.frontend_port, "backend_port": _settings.backend_port}
+
 
 config = rx.Config(
     app_name="billing_portal",
@@ -27,8 +45,7 @@ config = rx.Config(
     deploy_url=_settings.public_url,
     # Never "*": only our own origins may open the event websocket or call the API.
     cors_allowed_origins=list(_settings.allowed_origins),
-    frontend_port=3000,
-    backend_port=8000,
+    **_ports(),
     telemetry_enabled=False,
     show_built_with_reflex=False,
     # No sitemap: the portal is not a public site to index (and the plugin warns without pages).

@@ -45,6 +45,7 @@ from billing_portal.state.auth import AuthState, SignInState, SignUpState
 from billing_portal.state.billing import CreditsState, HistoryState, OverviewState, PlanState
 from billing_portal.state.billing_details import DetailsState
 from billing_portal.state.checkout import CheckoutState, CheckoutSuccessState
+from billing_portal.state.errors import event_error
 from billing_portal.state.files import FilesState
 from billing_portal.state.payment_methods import PaymentMethodsState
 from billing_portal.state.pricing import PricingState
@@ -59,6 +60,7 @@ app = rx.App(
         rx.el.meta(name="color-scheme", content="light"),
     ],
     api_transformer=build_api(),
+    backend_exception_handler=event_error,
 )
 app.register_lifespan_task(embedded_runner)
 

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     public_url: str = "http://localhost:3000"
     api_url: str = "http://localhost:8000"
     allowed_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+    # What `reflex run` listens on (rxconfig.py); `--env prod` serves both on FRONTEND_PORT, and
+    # `--backend-only` uses BACKEND_PORT. --frontend-port / --backend-port override them.
+    frontend_port: int = Field(default=3000, ge=1, le=65535)
+    backend_port: int = Field(default=8000, ge=1, le=65535)
     session_days: int = Field(default=14, ge=1, le=365)
 
     stripe_secret_key: SecretStr = SecretStr("sk_test_sandbox")

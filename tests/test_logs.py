@@ -4,6 +4,7 @@ import io
 import json
 import logging
 import re
+from contextlib import contextmanager
 
 import pytest
 
@@ -34,6 +35,7 @@ LEAKS = re.compile(r"sk_(test|live)_|rk_(test|live)_|whsec_|_secret_[A-Za-z0-9]|
     ("confirm pi_3Nabc_secret_Xyz9 now", f"confirm {REDACTED} now"),
     ("seti_1Q_secret_abc", REDACTED),
     ("Authorization: Bearer bpk_Zx9-abc_def", f"Authorization: {REDACTED}"),
+    ("seller key bps_Zx9-abc_def refused", f"seller key {REDACTED} refused"),
     ("password=hunter2&next=/billing", f"password={REDACTED}&next=/billing"),
     ('{"token": "abc.def"}', f'{{"token": "{REDACTED}"}}'),
     ("card 4242 4242 4242 4242 declined", f"card {REDACTED} declined"),
@@ -52,20 +54,27 @@ def test_ordinary_text_is_kept(text):
     assert redact(text) == text
 
 
-def test_a_line_is_json_and_masks_arguments_and_tracebacks():
-    stream = io.StringIO()
-    logger = logging.getLogger("tests.logs.json")
+@contextmanager
+def json_logger(name: str, stream: io.StringIO):
+    """A logger writing only through our handler into `stream`."""
+    logger = logging.getLogger(name)
     logger.addHandler(logs.handler(stream))
     logger.propagate = False
     try:
+        yield logger
+    finally:
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def test_a_line_is_json_and_masks_arguments_and_tracebacks():
+    stream = io.StringIO()
+    with json_logger("tests.logs.json", stream) as logger:
         logger.warning("calling Stripe with %s", SECRET_KEY)
         try:
             raise RuntimeError(f"signature check with {WEBHOOK_SECRET} failed for 4242424242424242")
         except RuntimeError:
             logger.exception("webhook failed")
-    finally:
-        logger.handlers.clear()
-        logger.propagate = True
     lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
     assert [(line["level"], line["logger"]) for line in lines] == [("WARNING", "tests.logs.json")] * 1 + [
         ("ERROR", "tests.logs.json")]
@@ -90,3 +99,18 @@ def test_a_real_checkout_logged_at_debug_leaks_nothing(session, ls, user, price)
     written = stream.getvalue()
     assert written.count("\n") > 10  # the SDK and the HTTP client did log the requests
     assert not LEAKS.search(written), LEAKS.search(written).group(0)
+
+
+def test_lines_written_while_a_request_is_served_carry_its_id():
+    stream = io.StringIO()
+    with json_logger("tests.logs.request_id", stream) as logger:
+        logger.warning("outside")
+        token = logs.bind_request_id("0123456789abcdef")
+        try:
+            logger.warning("inside")
+            logger.warning("own", extra={"request_id": "from-the-caller"})
+        finally:
+            logs.unbind_request_id(token)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line.get("request_id") for line in lines] == [None, "0123456789abcdef", "from-the-caller"]
+    assert logs.request_id() is None

@@ -7,8 +7,8 @@ from starlette.routing import Route
 
 from billing_portal.api.documents import credit_note, invoice_pdf
 from billing_portal.api.downloads import download
+from billing_portal.api.middleware import Guard, Unrouted
 from billing_portal.api.health import health, info
-from billing_portal.api.security import SecurityHeaders
 from billing_portal.api.usage import record_usage
 from billing_portal.api.v1 import routes as v1_routes
 from billing_portal.api.v1.framework import http_exception
@@ -17,7 +17,7 @@ from billing_portal.gateways.storage import DOWNLOAD_ROUTE
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[
+    routes = [
         Route("/api/health", health, methods=["GET"]),
         Route("/api/info", info, methods=["GET"]),
         Route("/api/webhooks/stripe", stripe_webhook, methods=["POST"]),
@@ -26,4 +26,6 @@ def build_api() -> Starlette:
         Route("/api/refunds/{object_id}/credit-note", credit_note, methods=["GET"]),
         Route("/api/usage", record_usage, methods=["POST"]),
         *v1_routes(),  # the seller's REST API (api/v1/): 404 and 405 there answer in its error shape
-    ], middleware=[Middleware(SecurityHeaders)], exception_handlers={HTTPException: http_exception})
+    ]
+    return Starlette(routes=[*routes, Unrouted(routes)], middleware=[Middleware(Guard)],
+                     exception_handlers={HTTPException: http_exception})

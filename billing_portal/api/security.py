@@ -1,13 +1,14 @@
-"""Headers every API answer carries unless its route sets a stricter one (downloads do), and the
-answer a rate-limited client gets.
+"""Headers every answer carries unless its route sets its own (downloads do; api/middleware.py
+adds them), and the answer a rate-limited client gets.
 
-Only paths under /api/: in production the same ASGI app also serves Reflex's pages, whose scripts
-and styles these headers would block.
+Under /api/ the strict set (nothing may load, nothing is cached). Everything else is Reflex's (its
+pages in production, /_upload, /ping): no sniffing, no framing, no referrer beyond our origin, and a
+CSP of only what cannot break a page (frame-ancestors, object-src, base-uri): a CSP restricting
+scripts blocks the inline scripts Reflex's pages hydrate with.
 """
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing_portal import rate_limits
 
@@ -19,28 +20,25 @@ DEFAULT_HEADERS = {
     "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
     "strict-transport-security": "max-age=63072000; includeSubDomains",
 }
-_ENCODED = [(name.encode(), value.encode()) for name, value in DEFAULT_HEADERS.items()]
+PAGE_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "content-security-policy": "frame-ancestors 'none'; object-src 'none'; base-uri 'self'",
+}
 
 
-class SecurityHeaders:
-    """Plain ASGI middleware (not BaseHTTPMiddleware, which would buffer streamed downloads)."""
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode(), value.encode()) for name, value in headers.items()]
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
+_API, _PAGES = _encoded(DEFAULT_HEADERS), _encoded(PAGE_HEADERS)
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []),
-                                      *(pair for pair in _ENCODED if pair[0] not in present)]
-            await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+def missing_headers(path: str, present: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The defaults for `path` that an answer with the headers `present` does not set itself."""
+    names = {name.lower() for name, _ in present}
+    return [pair for pair in (_API if path.startswith("/api/") else _PAGES) if pair[0] not in names]
 
 
 def over_rate_limit(action: rate_limits.Action, request: Request) -> JSONResponse | None:

@@ -7,15 +7,14 @@
 Answers: 201 with the record; 200 with the same record when the key was used for this same report
 (a retry); 401 for a missing, unknown or revoked key, alike, so the answer tells nothing about which
 keys exist; 400 with {"error", "message"} for bad input (nothing is stored); 409 when the key was
-used for another report; 413 for a body over 16 KB; 429 with Retry-After over RATE_LIMIT_USAGE_API.
+used for another report; 413 for a body over 16 KB (bodies.py also bounds nesting and numbers: 400); 429 with Retry-After over RATE_LIMIT_USAGE_API.
 """
-
-import json
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from billing_portal.api.bodies import BadBody, parse_json, read_body
 from billing_portal.api.security import over_rate_limit
 from billing_portal.billing import api_keys, usage
 from billing_portal.billing.errors import DomainError
@@ -32,9 +31,10 @@ def _error(status: int, error: str, message: str, **headers: str) -> JSONRespons
 async def record_usage(request: Request) -> JSONResponse:
     if limited := over_rate_limit("usage_api", request):
         return limited
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return _error(413, "body_too_large", f"The body is at most {MAX_BODY_BYTES // 1024} KB.")
+    try:
+        body = await read_body(request, MAX_BODY_BYTES)
+    except BadBody as exc:
+        return _error(exc.status, exc.code, exc.message)
     return await run_in_threadpool(_record, request.headers, body)
 
 
@@ -55,6 +55,8 @@ def _record(headers, body: bytes) -> JSONResponse:
                 session, key.customer_id, report["metric"], report["quantity"], idempotency_key,
                 usage.parse_timestamp(report["timestamp"]) if report.get("timestamp") is not None else None,
             )
+        except BadBody as exc:  # parse_json's 400s are bad input like any other here
+            return _error(400, "invalid_request", f'{exc.message} Send {{"metric": "api_calls", "quantity": 1}}.')
         except usage.IdempotencyConflict as exc:
             return _error(409, "idempotency_conflict", str(exc))
         except DomainError as exc:
@@ -72,10 +74,7 @@ def _record(headers, body: bytes) -> JSONResponse:
 
 
 def _parse(body: bytes) -> dict:
-    try:
-        report = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise DomainError('The body is JSON: {"metric": "api_calls", "quantity": 1}.') from None
+    report = parse_json(body)
     if not isinstance(report, dict):
         raise DomainError('The body is a JSON object: {"metric": "api_calls", "quantity": 1}.')
     unknown = set(report) - {"metric", "quantity", "timestamp"}

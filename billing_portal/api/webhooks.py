@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from billing_portal.api.bodies import BadBody, check_bounds, read_body
 from billing_portal.api.security import over_rate_limit
 from billing_portal.billing import webhooks
 from billing_portal.db import session_scope
@@ -30,9 +31,11 @@ MAX_BODY_BYTES = 1024 * 1024  # Stripe's events are far smaller
 async def stripe_webhook(request: Request) -> JSONResponse:
     if limited := over_rate_limit("webhook", request):
         return limited
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return JSONResponse({"error": "body_too_large"}, status_code=413)
+    try:
+        # Bounded before the gateway parses it: a deep body, even signed, exhausts its parser.
+        body = check_bounds(await read_body(request, MAX_BODY_BYTES))
+    except BadBody as exc:
+        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
     try:
         event = gateway().verify_webhook(body, request.headers.get("stripe-signature"))
     except InvalidWebhook as exc:

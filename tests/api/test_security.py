@@ -1,25 +1,57 @@
-"""Every API answer carries the security headers; a route's own stricter header wins."""
+"""Security headers: every API route's every answer carries the strict set (a route's own stricter
+header wins); everything else the backend serves (Reflex's pages in production) carries the page set,
+which must not stop a page from hydrating (tests/e2e/test_security_headers.py proves that in a browser)."""
 
+import re
+
+import pytest
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from billing_portal.api import build_api
-from billing_portal.api.security import DEFAULT_HEADERS
+from billing_portal.api.security import DEFAULT_HEADERS, PAGE_HEADERS
 from billing_portal.gateways.storage import DOWNLOAD_ROUTE
 
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# Routes may set their own CSP (the docs page allows its inline style, a download is sandboxed) and
+# caching (private documents, the public API reference): stricter or as strict, never missing.
+EXACT = ("x-content-type-options", "x-frame-options", "referrer-policy", "strict-transport-security")
 
-def test_json_answers_carry_the_security_headers(engine):
-    response = TestClient(build_api()).get("/api/health")
-    assert response.status_code == 200
-    for name, value in DEFAULT_HEADERS.items():
-        assert response.headers[name] == value
+
+def _concrete(path: str) -> str:
+    return re.sub(r"{\w+(:\w+)?}", "1", path)
 
 
-def test_errors_and_unknown_routes_carry_them_too():
-    client = TestClient(build_api())
-    for response in (client.get("/api/nothing-here"), client.post("/api/webhooks/stripe", content=b"{}")):
-        assert response.status_code in (400, 404)
-        assert response.headers["x-content-type-options"] == "nosniff"
-        assert response.headers["content-security-policy"].startswith("default-src 'none'")
+@SQLITE
+def test_every_api_route_answers_every_method_with_the_security_headers(engine):
+    client = TestClient(build_api(), raise_server_exceptions=False, follow_redirects=False)
+    routes = [route for route in build_api().routes if isinstance(route, Route)]
+    assert len(routes) >= 20
+    checked = 0
+    for route in routes:
+        for method in METHODS:
+            response = client.request(method, _concrete(route.path), content=b"{}")
+            assert response.status_code < 500, (method, route.path, response.status_code, response.text[:200])
+            assert re.fullmatch(r"[0-9a-f]{16}", response.headers["x-request-id"]), (method, route.path)
+            for name in EXACT:
+                assert response.headers.get(name) == DEFAULT_HEADERS[name], (method, route.path, name)
+            policy = response.headers["content-security-policy"]
+            assert policy.startswith("default-src 'none'") and re.search("frame-ancestors 'none'|sandbox", policy)
+            assert response.headers["cache-control"] in ("no-store", "private, no-store", "no-cache"), route.path
+            if method not in route.methods:
+                assert response.status_code == 405, (method, route.path, response.status_code)
+                assert set(response.headers["allow"].split(", ")) == route.methods, (method, route.path)
+            checked += 1
+    assert checked == len(routes) * len(METHODS)
+
+
+def test_an_unknown_api_path_is_404_with_the_headers():
+    response = TestClient(build_api()).get("/api/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-security-policy"] == DEFAULT_HEADERS["content-security-policy"]
+    assert "allow" not in response.headers
 
 
 def test_a_download_keeps_its_own_sandboxing_policy():
@@ -30,21 +62,14 @@ def test_a_download_keeps_its_own_sandboxing_policy():
     assert len(response.headers.get_list("content-security-policy")) == 1
 
 
-def test_no_state_changes_over_get():
-    """The webhook route answers GET with 405: state changes only through POST."""
-    assert TestClient(build_api()).get("/api/webhooks/stripe").status_code == 405
-
-
-def test_pages_outside_the_api_keep_their_own_headers():
+def test_pages_get_the_page_headers_and_no_policy_on_their_scripts():
     """Reflex's pages go through the same ASGI app in production: their scripts must still load."""
-    from starlette.applications import Starlette
-    from starlette.middleware import Middleware
-    from starlette.responses import HTMLResponse
-    from starlette.routing import Route
-
-    from billing_portal.api.security import SecurityHeaders
-
-    page = Starlette(routes=[Route("/billing", lambda request: HTMLResponse("<html></html>"))],
-                     middleware=[Middleware(SecurityHeaders)])
-    response = TestClient(page).get("/billing")
-    assert response.status_code == 200 and "content-security-policy" not in response.headers
+    app = build_api()
+    app.mount("", HTMLResponse("<html></html>"))  # where Reflex mounts its pages
+    response = TestClient(app).get("/billing")
+    assert response.status_code == 200
+    for name, value in PAGE_HEADERS.items():
+        assert response.headers[name] == value
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and not re.search(r"(default|script|style)-src", policy)
+    assert "cache-control" not in response.headers  # the built pages are cached as Reflex says

@@ -109,7 +109,10 @@ def test_a_missing_unknown_or_revoked_key_is_401_alike(server, customer_key):
 
 
 @pytest.mark.parametrize(("body", "message"), [
-    (b"not json", "The body is JSON"),
+    (b"not json", "The body is not valid JSON. Send {"),
+    (b'{"metric": "api_calls", "quantity": ' + b"9" * 5000 + b"}", "Numbers in the body have at most 40 digits"),
+    (b'{"metric": "api_calls", "quantity": 1, "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested more than 64 levels"),
+    (b'{"metric": "api_calls", "quantity": NaN}', "NaN is not a JSON number"),
     (b"[1, 2]", "JSON object"),
     (b'{"metric": "api_calls"}', "quantity is required"),
     (b'{"metric": 5, "quantity": 1}', "metric is a string"),

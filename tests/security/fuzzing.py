@@ -44,3 +44,27 @@ dates = st.one_of(
                      "2026-1-1", "1970-01-01T00:00", "31/12/2026", "today", "2026-12-03\x00", ""]),
     st.dates().map(str), nasty,
 )
+
+
+# Bodies that attack the parser rather than the rules (billing_portal/api/bodies.py): numbers far
+# past any field (thousands of digits, or just past 64 bits), JSON nested past any sane depth, and
+# bodies over the route's limit. Each is raw JSON text: json.dumps cannot make most of them.
+overlong_numbers = st.one_of(  # past the parser's bound: refused before anything reads them
+    st.integers(min_value=41, max_value=6000).map(lambda digits: "9" * digits),
+    st.integers(min_value=41, max_value=500).map(lambda digits: "-1" + "0" * digits),
+    st.sampled_from(["1" + "0" * 400 + ".5", "0." + "3" * 60, "1e" + "9" * 50]),
+)
+big_numbers = st.one_of(  # within the bound, past any field: the rules must refuse them
+    st.integers(min_value=2**63 - 1, max_value=10**39).map(str),
+    st.integers(min_value=2**63, max_value=10**39).map(lambda n: f"-{n}"),
+    st.sampled_from(["1e999", "-1e999", "1e-999", "123456789012345678901234567890.1", "1e308"]),
+)
+huge_numbers = overlong_numbers | big_numbers
+deep_nesting = st.tuples(st.integers(min_value=65, max_value=50_000), st.sampled_from(["[", '{"a":'])).map(
+    lambda spec: spec[1] * spec[0] + "1" + ("]" if spec[1] == "[" else "}") * spec[0])
+
+
+def oversize(limit: int) -> st.SearchStrategy[bytes]:
+    """A JSON body just past `limit` bytes, or far past it."""
+    return st.integers(min_value=limit + 1, max_value=limit * 4).map(
+        lambda size: b'{"metric": "' + b"x" * size + b'", "quantity": 1}')

@@ -58,8 +58,8 @@ def client_for(api, world: World, actor: str) -> httpx.Client:
 
 
 def seen(response: httpx.Response) -> tuple:
-    """Everything a client learns from an answer (the date header aside)."""
-    headers = {k: v for k, v in response.headers.items() if k not in ("date", "server")}
+    """Everything a client learns from an answer (the date and each request's own id aside)."""
+    headers = {k: v for k, v in response.headers.items() if k not in ("date", "server", "x-request-id")}
     return response.status_code, headers, response.content
 
 

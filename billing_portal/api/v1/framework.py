@@ -6,14 +6,16 @@
    (403 otherwise).
 2. Rate limit per key (RATE_LIMIT_SELLER_API, billing_portal/rate_limits.py): 429 with Retry-After.
 3. Query and JSON body validated by the operation's pydantic models: 400 for a body that is not a
-   JSON object, 422 naming the parameter for anything a model refuses. Bodies over 64 KB: 413.
+   JSON object (or nests too deep, or has a number too long: api/bodies.py), 422 naming the parameter
+   for anything a model refuses. Bodies over 64 KB: 413, read no further.
 4. POST with Idempotency-Key: the first successful answer is kept per key (api_idempotency_records)
    in the transaction of the change; the same key with the same method, path and body replays it
    (header Idempotent-Replayed: true), with another body it is 409. A failed request changed
    nothing and is not kept, so it may be retried with the same key. Two racing twins: the second
    waits on the unique index, then replays the first.
 5. The handler runs in one transaction; every write is audited with the key id in it.
-6. One error shape for every 4xx and 5xx: {"error": {"type", "code", "message", "param"}}.
+6. One error shape for every 4xx and 5xx: {"error": {"type", "code", "message", "param", "request_id"}}
+   (the id is also the X-Request-Id header and in our log lines: api/middleware.py).
 """
 
 import hashlib
@@ -32,7 +34,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from billing_portal import rate_limits
+from billing_portal import logs, rate_limits
+from billing_portal.api.bodies import BadBody, parse_json, read_body
 from billing_portal.billing import usage
 from billing_portal.billing.errors import DomainError, InvalidTransition, NotFound
 from billing_portal.billing.files import StorageFailed
@@ -103,7 +106,8 @@ class ApiError(Exception):
 
 def error_response(status: int, type_: str, code: str, message: str, param: str | None = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"type": type_, "code": code, "message": message, "param": param}},
+    return JSONResponse({"error": {"type": type_, "code": code, "message": message, "param": param,
+                                   "request_id": logs.request_id()}},
                         status_code=status, headers={**NO_STORE, **(headers or {})})
 
 
@@ -130,23 +134,13 @@ def endpoint(operations: dict[str, Operation]):
     async def run(request: Request) -> Response:
         operation = operations["GET" if request.method == "HEAD" else request.method]
         try:
-            raw = await _read_body(request) if operation.body is not None else b""
-        except ApiError as exc:
-            return exc.response()
+            raw = await read_body(request, MAX_BODY_BYTES) if operation.body is not None else b""
+        except BadBody as exc:
+            return error_response(exc.status, "invalid_request_error", exc.code, exc.message)
         return await run_in_threadpool(_run, operation, request.headers, dict(request.path_params),
                                        request.query_params.multi_items(), raw, request.url.path)
 
     return run
-
-
-async def _read_body(request: Request) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiError(413, "invalid_request_error", "body_too_large", f"The body is at most {MAX_BODY_BYTES // 1024} KB.")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _run(operation: Operation, headers, params: dict[str, str], query_items, raw: bytes, path: str) -> Response:
@@ -220,9 +214,9 @@ def _json_object(raw: bytes) -> dict:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(400, "invalid_request_error", "invalid_json", "The body is not valid JSON.") from None
+        data = parse_json(raw)
+    except BadBody as exc:
+        raise ApiError(exc.status, "invalid_request_error", exc.code, exc.message) from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_request_error", "invalid_json", "The body is a JSON object.")
     return data
@@ -247,8 +241,8 @@ def _idempotency_key(operation: Operation, headers) -> str | None:
 def _request_hash(method: str, path: str, raw: bytes) -> str:
     """Same request = same method, path and JSON body (key order and spacing do not matter)."""
     try:
-        body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode() if raw.strip() else b""
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = json.dumps(parse_json(raw), sort_keys=True, separators=(",", ":")).encode() if raw.strip() else b""
+    except BadBody:
         body = raw
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
 

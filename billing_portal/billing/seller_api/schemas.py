@@ -38,6 +38,8 @@ class ErrorDetail(Answer):
     code: str = Field(description="A stable machine-readable code, e.g. `validation_error`.")
     message: str = Field(description="For the developer reading the log; may change between versions.")
     param: str | None = Field(description="The field, query or path parameter at fault, when one is.")
+    request_id: str | None = Field(description="Our id of this request (also its `X-Request-Id` header); "
+                                               "quote it when asking us about an error.")
 
 
 class Error(Answer):

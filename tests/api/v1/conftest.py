@@ -124,7 +124,8 @@ def table_counts(engine) -> dict[str, int]:
 def assert_error(response: httpx.Response, status: int, type_: str, code: str, param=...) -> dict:
     assert response.status_code == status, (response.status_code, response.text[:500])
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"type", "code", "message", "param"}, body
+    assert set(body) == {"error"} and set(body["error"]) == {"type", "code", "message", "param", "request_id"}, body
+    assert body["error"]["request_id"] == response.headers["x-request-id"], body
     assert (body["error"]["type"], body["error"]["code"]) == (type_, code), body
     if param is not ...:
         assert body["error"]["param"] == param, body
