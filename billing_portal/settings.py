@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     public_url: str = "http://localhost:3000"
     api_url: str = "http://localhost:8000"
     allowed_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+    # A session ends SESSION_DAYS after sign-in whatever happens (absolute lifetime), and sooner
+    # after SESSION_IDLE_MINUTES without a page or event using it (idle lifetime).
     session_days: int = Field(default=14, ge=1, le=365)
+    session_idle_minutes: int = Field(default=240, ge=5, le=525_600)
 
     stripe_secret_key: SecretStr = SecretStr("sk_test_sandbox")
     stripe_publishable_key: str = "pk_test_sandbox"

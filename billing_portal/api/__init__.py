@@ -5,6 +5,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from billing_portal.api import sessions
 from billing_portal.api.documents import credit_note, invoice_pdf
 from billing_portal.api.downloads import download
 from billing_portal.api.health import health, info
@@ -25,5 +26,7 @@ def build_api() -> Starlette:
         Route("/api/invoices/{object_id}/pdf", invoice_pdf, methods=["GET"]),
         Route("/api/refunds/{object_id}/credit-note", credit_note, methods=["GET"]),
         Route("/api/usage", record_usage, methods=["POST"]),
+        Route(sessions.START_ROUTE, sessions.start, methods=["POST"]),
+        Route(sessions.END_ROUTE, sessions.end, methods=["POST"]),
         *v1_routes(),  # the seller's REST API (api/v1/): 404 and 405 there answer in its error shape
     ], middleware=[Middleware(SecurityHeaders)], exception_handlers={HTTPException: http_exception})

@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from billing_portal.state.auth import AuthState
+from billing_portal.state.auth import SIGN_OUT_JS, AuthState
 
 PRODUCT_NAME = "Billing Portal"
 BILLING_LINKS = [("Billing", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
@@ -109,7 +109,7 @@ def nav_bar() -> rx.Component:
                         ),
                         rx.button(
                             "Sign out",
-                            on_click=AuthState.sign_out,
+                            on_click=rx.call_script(SIGN_OUT_JS),  # the server ends the session (api/sessions.py)
                             variant="soft",
                             color_scheme="gray",
                             size="2",

@@ -18,7 +18,7 @@ from billing_portal.models.risk import RiskAssessment, RiskDecision
 from billing_portal.models.seller_keys import ApiIdempotencyRecord, SellerApiKey
 from billing_portal.models.subscriptions import Subscription, SubscriptionStatus
 from billing_portal.models.usage import ApiKey, UsageRecord
-from billing_portal.models.users import AuthSession, LoginThrottle, Role, User
+from billing_portal.models.users import AuthSession, LoginThrottle, Role, SessionGrant, User
 from billing_portal.models.webhooks import WebhookEvent
 
 __all__ = [
@@ -33,4 +33,5 @@ __all__ = [
     "OutboxEmail",
     "ApiIdempotencyRecord", "SellerApiKey",
     "OutgoingEvent", "OutgoingObjectVersion", "WebhookDelivery", "WebhookEndpoint",
+    "SessionGrant",
 ]
