@@ -14,6 +14,7 @@ from billing_portal.api.usage import record_usage
 from billing_portal.api.v1 import routes as v1_routes
 from billing_portal.api.v1.framework import http_exception
 from billing_portal.api.webhooks import stripe_webhook
+from billing_portal.billing.portal_sessions.service import LINK_ROUTE
 from billing_portal.gateways.storage import DOWNLOAD_ROUTE
 
 
@@ -28,5 +29,6 @@ def build_api() -> Starlette:
         Route("/api/usage", record_usage, methods=["POST"]),
         Route(sessions.START_ROUTE, sessions.start, methods=["POST"]),
         Route(sessions.END_ROUTE, sessions.end, methods=["POST"]),
+        Route(LINK_ROUTE, sessions.open_link, methods=["GET"]),
         *v1_routes(),  # the seller's REST API (api/v1/): 404 and 405 there answer in its error shape
     ], middleware=[Middleware(SecurityHeaders)], exception_handlers={HTTPException: http_exception})

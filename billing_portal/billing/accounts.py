@@ -62,6 +62,7 @@ class CurrentUser:
     name: str
     currency: str  # the customer's preferred currency: what pages show first
     locale: str  # how money and dates are formatted for them
+    return_url: str | None = None  # signed in by a portal link: the seller's app to go back to
 
     @property
     def is_admin(self) -> bool:
@@ -184,15 +185,15 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
     # was most of its cost.
     token_hash = _token_hash(token)
     row = session.exec(
-        select(AuthSession.expires_at, AuthSession.last_seen_at, AuthSession.role, User.id, User.email,
-               User.role, Customer.id, Customer.name, Customer.preferred_currency, Customer.locale)
+        select(AuthSession.expires_at, AuthSession.last_seen_at, AuthSession.role, AuthSession.return_url, User.id,
+               User.email, User.role, Customer.id, Customer.name, Customer.preferred_currency, Customer.locale)
         .join(User, User.id == AuthSession.user_id)
         .join(Customer, Customer.user_id == User.id, isouter=True)
         .where(AuthSession.token_hash == token_hash)
     ).first()
     if row is None:
         return None
-    expires_at, last_seen_at, session_role, user_id, email, role, customer_id, name, currency, locale = row
+    expires_at, last_seen_at, session_role, return_url, user_id, email, role, customer_id, name, currency, locale = row
     now = now or utcnow()
     settings = get_settings()
     idle = timedelta(minutes=settings.session_idle_minutes)
@@ -208,6 +209,7 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
         name=name or "",
         currency=currency or settings.default_currency,
         locale=locale or settings.default_locale,
+        return_url=return_url,
     )
 
 
@@ -230,13 +232,14 @@ def _password_matches(password_hash: str, password: str) -> bool:
         return False
 
 
-def open_session(session: Session, user: User, *, now: datetime | None = None) -> str:
+def open_session(session: Session, user: User, *, now: datetime | None = None, return_url: str | None = None) -> str:
     """A new session token of `user` (give it to the browser only as the httpOnly cookie)."""
     token = secrets.token_urlsafe(32)
     now = now or utcnow()
     session.exec(delete(AuthSession).where(AuthSession.user_id == user.id, AuthSession.expires_at <= now))
     session.add(AuthSession(token_hash=_token_hash(token), user_id=user.id, role=user.role, created_at=now,
-                            last_seen_at=now, expires_at=now + timedelta(days=get_settings().session_days)))
+                            last_seen_at=now, expires_at=now + timedelta(days=get_settings().session_days),
+                            return_url=return_url))
     session.flush()
     return token
 

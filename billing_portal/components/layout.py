@@ -74,6 +74,21 @@ def nav_bar() -> rx.Component:
                     AuthState.signed_in,
                     rx.hstack(
                         rx.cond(
+                            AuthState.back_url != "",
+                            rx.link(
+                                rx.hstack(rx.icon("arrow-left", size=14),
+                                          rx.text(AuthState.back_label, display=["none", "block"]),
+                                          align="center", spacing="1"),
+                                href=AuthState.back_url,
+                                aria_label=AuthState.back_label,
+                                size="2",
+                                weight="medium",
+                                underline="hover",
+                                white_space="nowrap",
+                                id="nav-back",
+                            ),
+                        ),
+                        rx.cond(
                             AuthState.user_is_admin,
                             rx.link(
                                 "Admin",

@@ -12,6 +12,7 @@ from billing_portal.models.outgoing_webhooks import (
     OutgoingEvent, OutgoingObjectVersion, WebhookDelivery, WebhookEndpoint,
 )
 from billing_portal.models.payments import Payment, PaymentStatus, Refund, RefundStatus
+from billing_portal.models.portal_sessions import PortalSession
 from billing_portal.models.refund_requests import RefundRequest, RefundRequestStatus
 from billing_portal.models.payment_methods import PaymentMethod
 from billing_portal.models.risk import RiskAssessment, RiskDecision
@@ -33,5 +34,5 @@ __all__ = [
     "OutboxEmail",
     "ApiIdempotencyRecord", "SellerApiKey",
     "OutgoingEvent", "OutgoingObjectVersion", "WebhookDelivery", "WebhookEndpoint",
-    "SessionGrant",
+    "PortalSession", "SessionGrant",
 ]

@@ -39,6 +39,8 @@ class AuthSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+    # Opened by a portal link (billing/portal_sessions): the seller's app to go back to.
+    return_url: str | None = Field(default=None, max_length=2000)
 
 
 class SessionGrant(SQLModel, table=True):

@@ -19,6 +19,7 @@ from billing_portal.api.sessions import AFTER_SIGN_IN, END_ROUTE, SESSION_COOKIE
 from billing_portal.billing import accounts
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError
+from billing_portal.billing.portal_sessions import service as portal_sessions
 from billing_portal.db import session_scope
 from billing_portal.settings import get_settings
 
@@ -48,6 +49,9 @@ class AuthState(rx.State):
     user_name: str = ""
     # Only decides whether the nav shows the Admin link; admin handlers check the role themselves.
     user_is_admin: bool = False
+    # Signed in by a portal link: the nav's "Back to <app>" (billing/portal_sessions).
+    back_url: str = ""
+    back_label: str = ""
 
     @property
     def session_token(self) -> str:
@@ -62,6 +66,8 @@ class AuthState(rx.State):
         self.user_email = user.email if user else ""
         self.user_name = user.name if user else ""
         self.user_is_admin = bool(user and user.is_admin)
+        self.back_url = (user.return_url or "") if user else ""
+        self.back_label = portal_sessions.back_label(self.back_url) if self.back_url else ""
 
     def _resolve_user(self, session) -> CurrentUser | None:
         """The user for this browser's token, checked on the server (call inside session_scope)."""

@@ -103,6 +103,13 @@ def test_a_post_from_another_origin_is_refused_and_changes_nothing(engine, grant
     assert len(sessions(engine)) == 1
 
 
+def test_a_null_origin_passes_only_when_the_browser_says_the_page_was_ours(engine, grant):
+    refused = client().post(START_ROUTE, data={"grant": grant()}, headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"})
+    assert refused.status_code == 403
+    taken = client().post(START_ROUTE, data={"grant": grant()}, headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"})
+    assert taken.status_code == 303 and len(sessions(engine)) == 1
+
+
 def test_an_oversized_form_is_refused(engine, grant):
     response = post(client(), START_ROUTE, {"grant": grant(), "next": "/" + "x" * 5000})
     assert response.status_code == 403 and sessions(engine) == []

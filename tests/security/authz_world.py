@@ -179,7 +179,7 @@ def stored_vars(cls) -> list[str]:
             and not name.startswith(("_", "rx_")) and name not in ("router", "is_hydrated")]
 
 
-_HIDDEN = {"user_email", "user_name", "user_is_admin"}
+_HIDDEN = {"user_email", "user_name", "user_is_admin", "back_url", "back_label"}
 
 
 def event_summary(event) -> tuple:

@@ -8,6 +8,8 @@ import pytest
 from billing_portal.api.v1.operations import OPERATIONS
 from tests.api.v1.conftest import table_counts
 
+APP = "http://localhost:5100/account"  # PORTAL_RETURN_URL_ALLOWLIST's default origin
+
 # operation_id -> the world's ids -> (path parameters, body): a request that works with a write key.
 REQUESTS = {
     "list_customers": lambda i: ({}, None),
@@ -40,6 +42,8 @@ REQUESTS = {
     "list_refund_requests": lambda i: ({}, None),
     "create_refund_request": lambda i: ({}, {"payment_id": i["payment"], "amount": 100, "reason": "Outage"}),
     "get_stats": lambda i: ({}, None),
+    "create_portal_session": lambda i: ({}, {"customer": "ext_app-user-1", "return_url": APP, "flow": "plan"}),
+    "create_checkout_session": lambda i: ({}, {"customer": str(i["bob"]), "price": i["monthly"], "return_url": APP}),
 }
 
 
