@@ -87,9 +87,7 @@ async def signed_in_session(url: str) -> ReflexSession:
     """A session on the history page, signed in as the demo customer, on page 1."""
     session = ReflexSession(url, timeout=60)
     try:
-        await session.connect("/login")
-        await session.event(f"{SIGN_IN}.submit", {"form": {"email": DEMO[0], "password": DEMO[1]}}, "/login",
-                            until=lambda s: s.redirects)
+        await session.sign_in(SIGN_IN, *DEMO, "/billing/history")
         await session.event(ON_LOAD, {}, "/billing/history", until=_on_page(1))
     except BaseException:
         await session.close()

@@ -42,7 +42,14 @@ class Settings(BaseSettings):
     # `--backend-only` uses BACKEND_PORT. --frontend-port / --backend-port override them.
     frontend_port: int = Field(default=3000, ge=1, le=65535)
     backend_port: int = Field(default=8000, ge=1, le=65535)
+    # A session ends SESSION_DAYS after sign-in whatever happens (absolute lifetime), and sooner
+    # after SESSION_IDLE_MINUTES without a page or event using it (idle lifetime).
     session_days: int = Field(default=14, ge=1, le=365)
+    session_idle_minutes: int = Field(default=240, ge=5, le=525_600)
+    # Portal sign-in links (POST /api/v1/portal_sessions, checkout_sessions): how long one may wait
+    # to be opened, and the origins their return_url may point at (the seller's app, exact origins).
+    portal_link_minutes: int = Field(default=5, ge=1, le=60)
+    portal_return_url_allowlist: list[str] = Field(default_factory=lambda: ["http://localhost:5100"])
 
     stripe_secret_key: SecretStr = SecretStr("sk_test_sandbox")
     stripe_publishable_key: str = "pk_test_sandbox"
@@ -166,6 +173,15 @@ class Settings(BaseSettings):
         if not origins or any(origin.strip() in ("*", "") or "*" in origin for origin in origins):
             raise ValueError("list the exact origins, e.g. [\"https://billing.example.com\"]; \"*\" is refused")
         return [origin.strip().rstrip("/") for origin in origins]
+
+    @field_validator("portal_return_url_allowlist")
+    @classmethod
+    def _exact_return_origins(cls, origins: list[str]) -> list[str]:
+        cleaned = [origin.strip().rstrip("/") for origin in origins]
+        if any(not origin.startswith(("https://", "http://")) or "*" in origin or origin.count("/") != 2
+               for origin in cleaned):
+            raise ValueError("list exact origins, e.g. [\"https://app.example.com\"]: scheme and host, no path, no \"*\"")
+        return cleaned
 
     @model_validator(mode="after")
     def _block_above_flag(self):

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
+from billing_portal.api.sessions import SESSION_COOKIE
 from billing_portal.billing import accounts
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.files import StorageFailed
@@ -26,7 +27,6 @@ from billing_portal.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-SESSION_COOKIE = "bp_session"  # state/auth.py sets it; the API may not import Reflex state
 HISTORY = "/billing/history"
 DENIED = "/denied"
 LINK_SECONDS = 300

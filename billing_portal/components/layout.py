@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from billing_portal.state.auth import AuthState
+from billing_portal.state.auth import SIGN_OUT_JS, AuthState
 
 PRODUCT_NAME = "Billing Portal"
 BILLING_LINKS = [("Billing", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
@@ -74,6 +74,21 @@ def nav_bar() -> rx.Component:
                     AuthState.signed_in,
                     rx.hstack(
                         rx.cond(
+                            AuthState.back_url != "",
+                            rx.link(
+                                rx.hstack(rx.icon("arrow-left", size=14),
+                                          rx.text(AuthState.back_label, display=["none", "block"]),
+                                          align="center", spacing="1"),
+                                href=AuthState.back_url,
+                                aria_label=AuthState.back_label,
+                                size="2",
+                                weight="medium",
+                                underline="hover",
+                                white_space="nowrap",
+                                id="nav-back",
+                            ),
+                        ),
+                        rx.cond(
                             AuthState.user_is_admin,
                             rx.link(
                                 "Admin",
@@ -109,7 +124,7 @@ def nav_bar() -> rx.Component:
                         ),
                         rx.button(
                             "Sign out",
-                            on_click=AuthState.sign_out,
+                            on_click=rx.call_script(SIGN_OUT_JS),  # the server ends the session (api/sessions.py)
                             variant="soft",
                             color_scheme="gray",
                             size="2",

@@ -12,13 +12,14 @@ from billing_portal.models.outgoing_webhooks import (
     OutgoingEvent, OutgoingObjectVersion, WebhookDelivery, WebhookEndpoint,
 )
 from billing_portal.models.payments import Payment, PaymentStatus, Refund, RefundStatus
+from billing_portal.models.portal_sessions import PortalSession
 from billing_portal.models.refund_requests import RefundRequest, RefundRequestStatus
 from billing_portal.models.payment_methods import PaymentMethod
 from billing_portal.models.risk import RiskAssessment, RiskDecision
 from billing_portal.models.seller_keys import ApiIdempotencyRecord, SellerApiKey
 from billing_portal.models.subscriptions import Subscription, SubscriptionStatus
 from billing_portal.models.usage import ApiKey, UsageRecord
-from billing_portal.models.users import AuthSession, LoginThrottle, Role, User
+from billing_portal.models.users import AuthSession, LoginThrottle, Role, SessionGrant, User
 from billing_portal.models.webhooks import WebhookEvent
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "OutboxEmail",
     "ApiIdempotencyRecord", "SellerApiKey",
     "OutgoingEvent", "OutgoingObjectVersion", "WebhookDelivery", "WebhookEndpoint",
+    "PortalSession", "SessionGrant",
 ]

@@ -24,15 +24,37 @@ class User(SQLModel, table=True):
 
 
 class AuthSession(SQLModel, table=True):
-    """A signed-in browser. Only the token's SHA-256 is stored, so a leaked table signs no one in."""
+    """A signed-in browser. Only the token's SHA-256 is stored, so a leaked table signs no one in.
+
+    It ends at `expires_at` (absolute lifetime), after SESSION_IDLE_MINUTES without use
+    (`last_seen_at`), when revoked (the row is deleted), or when the user's role is no longer the
+    `role` it was opened with (a privilege change asks for a new sign-in)."""
 
     __tablename__ = "auth_sessions"
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     user_id: int = Field(foreign_key="users.id", index=True)
+    role: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+    # Opened by a portal link (billing/portal_sessions): the seller's app to go back to.
+    return_url: str | None = Field(default=None, max_length=2000)
+
+
+class SessionGrant(SQLModel, table=True):
+    """A one-time code, good for a minute, that a checked password leaves for the browser to trade
+    at POST /api/session/start for its httpOnly session cookie. Only the code's SHA-256 is stored;
+    the row is deleted when traded."""
+
+    __tablename__ = "session_grants"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 class LoginThrottle(SQLModel, table=True):

@@ -7,6 +7,7 @@ from billing_portal.billing.billing_details import FIELD_LIMITS, LABELS, countri
 from billing_portal.components.billing import guarded, notice_callout, page_header
 from billing_portal.components.forms import error_callout
 from billing_portal.components.layout import page_shell
+from billing_portal.state.auth import SIGN_OUT_EVERYWHERE_JS
 from billing_portal.state.billing_details import MESSAGES_ID, ROUTE, DetailsState
 
 TITLE = "Billing details · Billing Portal"
@@ -117,6 +118,29 @@ def _form() -> rx.Component:
     )
 
 
+def _sessions_card() -> rx.Component:
+    """Ends every session of the account on the server (api/sessions.py), this browser's too."""
+    return rx.card(
+        rx.flex(
+            rx.vstack(
+                rx.text("Signed-in devices", size="3", weight="bold"),
+                rx.text("Signed in somewhere you no longer use? Sign out on every device, this one included.",
+                        size="2", color=rx.color("gray", 11)),
+                spacing="1",
+            ),
+            rx.button("Sign out everywhere", on_click=rx.call_script(SIGN_OUT_EVERYWHERE_JS), variant="soft",
+                      color_scheme="red", size="2", id="sign-out-everywhere", white_space="nowrap"),
+            direction=rx.breakpoints(initial="column", sm="row"),
+            justify="between",
+            align=rx.breakpoints(initial="start", sm="center"),
+            gap="3",
+            width="100%",
+        ),
+        size=rx.breakpoints(initial="2", sm="3"),
+        width="100%",
+    )
+
+
 def billing_details_page() -> rx.Component:
     body = rx.vstack(
         rx.card(_form(), size=rx.breakpoints(initial="2", sm="4"), width="100%"),
@@ -125,6 +149,7 @@ def billing_details_page() -> rx.Component:
             size="1",
             color=rx.color("gray", 10),
         ),
+        _sessions_card(),
         spacing="4",
         width="100%",
     )

@@ -32,7 +32,8 @@ def world(engine, local_store, monkeypatch):  # noqa: F811
     with Session(engine, expire_on_commit=False) as session:
         tokens = {}
         for email in ("ana@example.com", "bob@example.com"):
-            tokens[email] = accounts.sign_up(session, email=email, password="correct horse battery", name="A B")
+            tokens[email] = accounts.start_session(
+                session, accounts.sign_up(session, email=email, password="correct horse battery", name="A B"))
         ana = session.exec(select(Customer).join(User, User.id == Customer.user_id)
                            .where(User.email == "ana@example.com")).one()
         draft = invoices.create_draft(session, customer_id=ana.id, currency="KRW",

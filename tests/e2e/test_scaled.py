@@ -32,9 +32,7 @@ def _on_page(number: int):
 
 async def _session_across_workers(url: str) -> dict:
     first = ReflexSession(url)
-    await first.connect("/login")
-    await first.event(f"{SIGN_IN}.submit", {"form": {"email": DEMO[0], "password": DEMO[1]}}, "/login",
-                      until=lambda s: s.redirects)
+    await first.sign_in(SIGN_IN, *DEMO, "/billing/history")
     await first.event(ON_LOAD, {}, "/billing/history", until=_on_page(1))
     await first.event(f"{HISTORY}.next_page", {}, "/billing/history", until=_on_page(2))
     first_pid = first.server_pid()

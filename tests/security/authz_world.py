@@ -13,8 +13,6 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
-import reflex as rx
-from reflex.istate.data import ReflexURL, RouterData
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel
 
@@ -65,7 +63,7 @@ def _signed_in(session: Session, email: str, role: Role = Role.CUSTOMER):
     else:
         customer = None
         accounts.create_user(session, email=email, password=PASSWORD, name="Root", role=role)
-    return customer, accounts.sign_in(session, email=email, password=PASSWORD)
+    return customer, accounts.start_session(session, accounts.sign_in(session, email=email, password=PASSWORD))
 
 
 def build_world(engine, ls) -> World:
@@ -150,16 +148,6 @@ def snapshot(engine, storage_dir: Path, *, ignore_columns: frozenset[str] = froz
 # ---- driving state handlers as the server does
 
 
-def state_of(cls, token: str = "", url: str = ""):
-    """A state as the server builds it for one browser: its session cookie and the page's URL."""
-    root = rx.State(_reflex_internal_init=True)
-    state = root.get_substate(cls.get_full_name().split("."))
-    state.session_token = token
-    if url:
-        state.router = RouterData(url=ReflexURL(f"http://portal.test{url}"))
-    return state
-
-
 def run_handler(state, name: str, *args) -> list:
     """Call the event handler `name` like Reflex does (sync, generator, background coroutine or
     async generator) and give back the events it returned or yielded."""
@@ -198,7 +186,7 @@ def stored_vars(cls) -> list[str]:
             and not name.startswith(("_", "rx_")) and name not in ("router", "is_hydrated")]
 
 
-_HIDDEN = {"session_token", "user_email", "user_name", "user_is_admin"}
+_HIDDEN = {"user_email", "user_name", "user_is_admin", "back_url", "back_label"}
 
 
 def event_summary(event) -> tuple:

@@ -51,10 +51,10 @@ from tests.security.authz_world import (
     event_summary,
     run_handler,
     snapshot,
-    state_of,
     stored_vars,
 )
 from tests.state.test_admin_state import admin_states, dummy_arguments
+from tests.support.browser_state import state_of
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the checks are not SQL-specific
 
@@ -190,7 +190,6 @@ MATRIX: list[Row] = [
 EXEMPT: dict[str, str] = {
     "setvar": "Reflex's own: this browser's vars only",
     "load_session": "who is signed in, nothing else",
-    "sign_out": "ends this browser's own session",
     "submit": "sign-in / sign-up forms: no object",
     "card_mounted": "the card form's mount result",
     "select_card": "picks among the page's own saved_cards; the server checks the card at pay",

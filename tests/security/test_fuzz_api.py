@@ -53,8 +53,8 @@ def app(engine, monkeypatch):
     get_settings.cache_clear()
     with Session(engine, expire_on_commit=False) as session:
         make_customer(session, "fuzz@example.com")
-        user = accounts.user_for_token(session, accounts.sign_in(session, email="fuzz@example.com",
-                                                                 password="correct horse battery"))
+        user = accounts.user_for_token(session, accounts.start_session(
+            session, accounts.sign_in(session, email="fuzz@example.com", password="correct horse battery")))
         token = api_keys.create(session, user=user, name="fuzz").token
         seller_key = seller_keys.create(session, actor="fuzz", name="fuzz", scope="write").token
         session.commit()

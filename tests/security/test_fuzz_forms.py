@@ -38,7 +38,8 @@ from billing_portal.state.files import FileDetailsView, FilesState
 from billing_portal.state.payment_methods import PaymentMethodsState
 from billing_portal.state.usage import UsageState
 from billing_portal.billing.billing_details import FORM_FIELDS
-from tests.security.authz_world import World, all_states, build_world, run_handler, snapshot, state_of, stored_vars
+from tests.security.authz_world import World, all_states, build_world, run_handler, snapshot, stored_vars
+from tests.support.browser_state import state_of
 from tests.security.fuzzing import bad_amounts, dates, fuzz_settings, ids, nasty
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 from sqlmodel import Session, func, select
 from starlette.routing import Route
@@ -25,6 +27,9 @@ from billing_portal.api import build_api
 from billing_portal.api.v1.operations import OPERATIONS
 from billing_portal.api.documents import SESSION_COOKIE
 from billing_portal.billing import files, invoice_pdfs
+from billing_portal.billing.portal_sessions import service as portal_sessions
+from billing_portal.billing.portal_sessions.schemas import PortalSessionCreate
+from billing_portal.billing.seller_keys.schemas import Caller
 from billing_portal.gateways.storage import DOWNLOAD_ROUTE
 from billing_portal.models import UsageRecord, WebhookEvent
 from billing_portal.settings import get_settings
@@ -49,6 +54,10 @@ def get_urls(world: World, engine) -> dict[str, list[str]]:
     """Concrete URLs for each GET route: real ids of Ana's, a missing id, junk, real links."""
     with Session(engine) as session:
         link = files.download_link(session, customer_id=world.ids["customer"], file_id=world.ids["file"])
+        portal_link = portal_sessions.create_portal_link(session, Caller(key_id=None, name="app", scope="write"),
+                                                         PortalSessionCreate(customer=str(world.ids["customer"]),
+                                                                             return_url=get_settings().portal_return_url_allowlist[0]))
+        session.commit()
     ids = (world.ids["paid_invoice"], world.ids["open_invoice"], world.ids["refund"], MISSING_ID, "junk")
     return {
         "/api/health": ["/api/health"],
@@ -56,6 +65,8 @@ def get_urls(world: World, engine) -> dict[str, list[str]]:
         "/api/refunds/{object_id}/credit-note": [f"/api/refunds/{i}/credit-note" for i in ids],
         DOWNLOAD_ROUTE: [link[link.index(DOWNLOAD_ROUTE):], f"{DOWNLOAD_ROUTE}?token=forged", DOWNLOAD_ROUTE],
         "/api/info": ["/api/info"],
+        # Opening a portal sign-in link shows a page that posts it: the GET spends nothing.
+        "/api/portal/{token}": [urlsplit(portal_link.url).path, "/api/portal/not-a-link"],
         "/api/v1/openapi.json": ["/api/v1/openapi.json"],
         "/api/v1/docs": ["/api/v1/docs"],
         # The seller API (route table): a browser's cookie is no key there; every id kind is tried.
@@ -99,8 +110,9 @@ def test_every_get_route_changes_no_row_and_no_object(engine, world):
 
 @SQLITE
 def test_a_first_download_only_fills_the_document_cache(engine, world):
+    urls = get_urls(world, engine)
     before = snapshot(engine, world.storage_dir, ignore_columns=DOCUMENT_CACHE)
-    walk(world, get_urls(world, engine))
+    walk(world, urls)
     after = snapshot(engine, world.storage_dir, ignore_columns=DOCUMENT_CACHE)
     assert after["rows"] == before["rows"]
     drawn = set(after["objects"]) - set(before["objects"])

@@ -3,7 +3,6 @@
 import inspect
 
 import pytest
-import reflex as rx
 from sqlmodel import Session, func, select
 
 from billing_portal.billing import accounts, invoices, payments, refund_requests
@@ -11,20 +10,13 @@ from billing_portal.billing.invoices import DraftLine
 from billing_portal.db import session_scope
 from billing_portal.models import AuditEntry, Customer, OutboxEmail, Refund, RefundRequest, Role
 from billing_portal.state.admin import DENIED, OK, AdminState
-
-
-def state_of(cls, token: str = ""):
-    """A state instance as the server builds it for one browser, carrying its session cookie."""
-    root = rx.State(_reflex_internal_init=True)
-    state = root.get_substate(cls.get_full_name().split("."))
-    state.session_token = token
-    return state
+from tests.support.browser_state import state_of
 
 
 def sign_in_as(engine, role: Role, email: str) -> str:
     with Session(engine, expire_on_commit=False) as session:
         accounts.create_user(session, email=email, password="correct horse battery", name="Someone", role=role)
-        token = accounts.sign_in(session, email=email, password="correct horse battery")
+        token = accounts.start_session(session, accounts.sign_in(session, email=email, password="correct horse battery"))
         session.commit()
     return token
 

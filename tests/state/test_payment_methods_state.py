@@ -85,7 +85,8 @@ def test_every_handler_touching_cards_checks_the_signed_in_user_on_the_server():
 @pytest.fixture
 def token(session, monkeypatch) -> str:
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    token = accounts.sign_up(session, email="ana@example.com", password="correct horse battery", name="Ana")
+    token = accounts.start_session(
+        session, accounts.sign_up(session, email="ana@example.com", password="correct horse battery", name="Ana"))
     session.commit()
     return token
 

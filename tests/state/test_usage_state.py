@@ -10,6 +10,7 @@ from billing_portal.billing import accounts, api_keys, catalog, payments, subscr
 from billing_portal.db import session_scope
 from billing_portal.billing.usage_portal import KeyRow
 from billing_portal.state.usage import UsageState
+from tests.support.browser_state import router_for
 from tests.support.builders import make_customer, make_plan
 
 
@@ -40,12 +41,13 @@ def signed_in(engine):
         first = subscriptions.subscribe(session, customer_id=ana.id, price_id=prices[("USD", "month", 1)].id, now=start)
         payments.record_payment(session, invoice_id=first.invoice.id, idempotency_key="p", succeeded=True, now=start)
         usage.record_usage(session, ana.id, "api_calls", 12_000, "k1", start + timedelta(hours=1))
-        bo_user = accounts.user_for_token(session, accounts.sign_in(session, email="bo@example.com",
-                                                                    password="correct horse battery"))
+        bo_user = accounts.user_for_token(session, accounts.start_session(
+            session, accounts.sign_in(session, email="bo@example.com", password="correct horse battery")))
         bo_key = api_keys.create(session, user=bo_user, name="bo's").key.id
-        token = accounts.sign_in(session, email="ana@example.com", password="correct horse battery")
+        token = accounts.start_session(
+            session, accounts.sign_in(session, email="ana@example.com", password="correct horse battery"))
     state = fresh_state()
-    state.session_token = token
+    state.router = router_for(token)
     return state, bo_key
 
 

@@ -2,14 +2,16 @@
 Engine.IO v4, at /_event), for tests and benchmarks that need many sessions without browsers.
 
     async with ReflexSession(base_url) as s:
-        await s.connect("/login")                            # a page load: hydrate + on_load
-        await s.event(SIGN_IN + ".submit", {"form": {...}}, "/login", until=lambda s: ...)
+        await s.sign_in(SIGN_IN, email, password, "/billing/history")  # as the login page does
+        await s.event(HISTORY + ".next_page", {}, "/billing/history", until=lambda s: ...)
         s.state(HISTORY)["page_rx_state_"]
 
 What the frontend does, from reflex's state.js and the compiled context.jsx: the Socket.IO CONNECT
 packet (namespace /_event) carries the page's `hydrate_and_load` event, the backend answers with the
 state and runs the page's on_load; every event is `["event", {name, payload, router_data}]`; the
-backend streams `["event", {delta, events}]` updates. `server_pid()` names the backend worker
+backend streams `["event", {delta, events}]` updates. The session cookie is httpOnly and set by
+POST /api/session/start: `sign_in` posts the grant the page would post and reconnects with the
+cookie in the handshake, as the page load after it does. `server_pid()` names the backend worker
 process holding this connection (from /proc, Linux), to show which worker served a session.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -47,7 +50,8 @@ class ReflexSession:
         self.timeout = timeout
         self.states: dict[str, dict] = {}  # the state the frontend would hold, by state name
         self.redirects: list[str] = []
-        self.cookies: dict[str, str] = {}  # client-storage (cookie) vars the backend set
+        self.cookies: dict[str, str] = {}  # HTTP cookies the handshake carries (the session's)
+        self.scripts: list[str] = []  # what the backend asked the page to run (rx.call_script)
         self.snapshot: dict[str, dict] | None = None  # the state as the connection found it (hydrate)
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -70,15 +74,34 @@ class ReflexSession:
         url = f"{scheme}://{parts.netloc}{NAMESPACE}/?EIO=4&transport=websocket&token={self.token}"
         started = time.perf_counter()
         self._http = aiohttp.ClientSession()
+        headers = {"Origin": self.base_url}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         self._ws = await asyncio.wait_for(
-            self._http.ws_connect(url, headers={"Origin": self.base_url}, max_msg_size=0), self.timeout)
+            self._http.ws_connect(url, headers=headers, max_msg_size=0), self.timeout)
         opened = await self._ws.receive_str(timeout=self.timeout)
         if not opened.startswith("0"):
             raise ConnectionError(f"no Engine.IO open packet: {opened[:200]!r}")
         self._reader = asyncio.create_task(self._read())
-        boot = self._event(HYDRATE, {"vars": dict(self.cookies)} if self.cookies else {}, path)
+        boot = self._event(HYDRATE, {}, path)
         await self._ws.send_str(f"40{NAMESPACE}," + json.dumps({"event": boot}))
         return await self._settle(until or _hydrated, started)
+
+    async def sign_in(self, sign_in_state: str, email: str, password: str, next_path: str) -> None:
+        """Sign in on /login as a person does: the form's event, then the grant the page posts to
+        /api/session/start, whose httpOnly cookie the next page load's websocket carries."""
+        await self.connect(f"/login?next={next_path}")
+        await self.event(f"{sign_in_state}.submit", {"form": {"email": email, "password": password}},
+                         f"/login?next={next_path}", until=lambda s: any('"grant"' in js for js in s.scripts))
+        grant = re.search(r'"grant": "([^"]+)"', next(js for js in self.scripts if '"grant"' in js)).group(1)
+        await self.close()
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{self.base_url}/api/session/start", data={"grant": grant, "next": next_path},
+                                 headers={"Origin": self.base_url}, allow_redirects=False) as answer:
+                if answer.status != 303 or "bp_session" not in answer.cookies:
+                    raise ConnectionError(f"the sign-in was refused: {answer.status}")
+                self.cookies["bp_session"] = answer.cookies["bp_session"].value
+        await self.connect(next_path)
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -136,12 +159,11 @@ class ReflexSession:
             self.snapshot = update.get("delta") or {}
         for state, delta in (update.get("delta") or {}).items():
             self.states.setdefault(state, {}).update(delta)
-            for var, value in delta.items():
-                if var.endswith("session_token_rx_state_"):  # the rx.Cookie the browser would keep
-                    self.cookies[f"{state}.{var}"] = value
         for event in update.get("events") or []:
             if event.get("name") == "_redirect":
                 self.redirects.append((event.get("payload") or {}).get("path", ""))
+            elif event.get("name") == "_call_script":
+                self.scripts.append(str((event.get("payload") or {}).get("javascript_code", "")))
 
     async def _read(self) -> None:
         prefix = f"42{NAMESPACE},"

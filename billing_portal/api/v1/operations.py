@@ -1,14 +1,12 @@
 """The /api/v1 route table: every operation is one row; the routes, the authorization, the
 OpenAPI document, the reference page and the authorization tests are all derived from it.
-
-Hooks for the lead: POST /api/v1/portal_sessions and POST /api/v1/checkout_sessions (the sign-in
-link engine of the `sessions` branch) land as two more rows here, with their request and answer
-models next to the others in billing/seller_api/schemas.py and a handler calling that engine.
 """
 
 from billing_portal.api.v1.framework import Call, Operation
 from billing_portal.billing.entitlements import service as entitlements
 from billing_portal.billing.entitlements.schemas import Entitlements
+from billing_portal.billing.portal_sessions import schemas as portal_links
+from billing_portal.billing.portal_sessions import service as portal_sessions
 from billing_portal.billing.seller_api import schemas as s
 from billing_portal.billing.seller_api import service
 
@@ -109,6 +107,18 @@ OPERATIONS: list[Operation] = [
               lambda c: service.request_refund(c.session, c.body), s.RefundRequest, status=201,
               body=s.RefundRequestCreate, idempotency="optional",
               description="A request an admin approves or rejects in the console, as the portal's."),
+    # portal sign-in links
+    Operation("POST", "/api/v1/portal_sessions", "create_portal_session", "A one-time portal sign-in link",
+              "Portal links", lambda c: portal_sessions.create_portal_link(c.session, c.caller, c.body),
+              portal_links.PortalSession, status=201, body=portal_links.PortalSessionCreate, idempotency="optional",
+              description="Send the customer's browser to `url`: it signs them into the portal with no password, "
+                          "once, within PORTAL_LINK_MINUTES, on `flow` (plan, payment_method, pay_invoice with "
+                          "`invoice`). The portal links back to `return_url` (an origin of "
+                          "PORTAL_RETURN_URL_ALLOWLIST)."),
+    Operation("POST", "/api/v1/checkout_sessions", "create_checkout_session", "A one-time link to checkout a price",
+              "Portal links", lambda c: portal_sessions.create_checkout_link(c.session, c.caller, c.body),
+              portal_links.PortalSession, status=201, body=portal_links.CheckoutSessionCreate, idempotency="optional",
+              description="The portal's checkout of `price` for the customer, signed in like a portal link."),
     # stats
     Operation("GET", "/api/v1/stats", "get_stats", "Revenue, MRR, subscribers by plan, per currency", "Stats",
               lambda c: service.stats(c.session, c.query), s.Stats, query=s.StatsQuery,

@@ -63,7 +63,8 @@ def build_world(now: datetime | None = None) -> World:
             "write": seller_keys.create(session, actor="test", name="app", scope="write").token,
             "read": seller_keys.create(session, actor="test", name="dashboard", scope="read").token,
             "usage": api_keys.create(session, user=user, name="usage").token,
-            "session": accounts.sign_in(session, email="ana@example.com", password="correct horse battery"),
+            "session": accounts.start_session(
+                session, accounts.sign_in(session, email="ana@example.com", password="correct horse battery")),
         }
         revoked = seller_keys.create(session, actor="test", name="old", scope="write")
         seller_keys.revoke(session, actor="test", key_id=revoked.key.id)

@@ -24,6 +24,8 @@ def _without_request_id(response) -> str:
     assert f'"request_id":"{request_id}"' in response.text
     return response.text.replace(f',"request_id":"{request_id}"', "")
 
+APP = "http://localhost:5100/account"  # PORTAL_RETURN_URL_ALLOWLIST's default origin
+
 # operation_id -> the world's ids -> (path parameters, body): a request that works with a write key.
 REQUESTS = {
     "list_customers": lambda i: ({}, None),
@@ -56,6 +58,8 @@ REQUESTS = {
     "list_refund_requests": lambda i: ({}, None),
     "create_refund_request": lambda i: ({}, {"payment_id": i["payment"], "amount": 100, "reason": "Outage"}),
     "get_stats": lambda i: ({}, None),
+    "create_portal_session": lambda i: ({}, {"customer": "ext_app-user-1", "return_url": APP, "flow": "plan"}),
+    "create_checkout_session": lambda i: ({}, {"customer": str(i["bob"]), "price": i["monthly"], "return_url": APP}),
 }
 
 
