@@ -117,6 +117,7 @@ class Settings(BaseSettings):
     invoice_number_prefix: str = Field(default="INV", pattern=r"^[A-Z0-9]{1,12}$")
     # Country code (ISO 3166 alpha-2) -> tax rule; countries not listed are not taxed.
     tax_rates: dict[str, TaxRule] = Field(default_factory=dict)
+    kr_vat_rounding: Literal["half_up", "truncate"] = "half_up"
     downgrade_at_period_end: bool = True
     # Failed renewal charges are retried this many days after the first failure ("1,3,5,7");
     # after the last failed retry the final action runs: cancel, or move to the Free plan.
@@ -128,6 +129,7 @@ class Settings(BaseSettings):
     seller_name: str = "Billing Portal Inc."
     seller_address: str = "1 Market Street, San Francisco, CA 94105, US"
     seller_tax_id: str = ""
+    seller_country: str = Field(default="", pattern=r"^([A-Za-z]{2})?$")
 
     # Revenue alerts (billing/analytics/), in percent of a month's payment attempts or subscribers.
     alert_payment_failure_rate: Decimal = Field(default=Decimal("5"), ge=0, le=100)

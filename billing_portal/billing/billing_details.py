@@ -2,10 +2,10 @@
 
 - Country: ISO 3166-1 alpha-2, from Babel's (CLDR) territory list without CLDR's groupings and
   reserved codes ("EU", "UN", "ZZ", ...). Kosovo's "XK" is accepted, as Stripe does.
-- Tax id, checked per country where a format is known: Korea's business registration number (10
-  digits with its check digit, kept as 123-45-67890), a US EIN (9 digits with an IRS prefix, kept as
-  12-3456789), EU VAT numbers by each member state's pattern (kept with the country prefix, e.g.
-  DE123456789; Greece uses EL) and UK VAT numbers. Elsewhere: letters, digits and . / - only.
+- Tax ID, checked by the rules of the country with python-stdnum, check digits included
+  (billing/taxation/tax_ids.py): EU VAT numbers kept with their prefix (DE136695976; Greece: EL),
+  Korea's business registration number as 123-45-67890, a US EIN as 12-3456789, UK VAT, and every
+  other country's VAT or business number stdnum knows.
 - Invoice email: email-validator's syntax rules and normalisation (no DNS lookups).
 - Preferred currency: one the catalog sells in (or the customer's current one).
 - Locale: one Babel knows, kept in its canonical form (ko_KR).
@@ -35,6 +35,7 @@ from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.checkout import ensure_stripe_customer
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.invoice_pdfs import refresh_open_invoices
+from billing_portal.billing.taxation import normalize_tax_id
 from billing_portal.gateways import stripe_gateway
 from billing_portal.gateways.storage import Storage
 from billing_portal.models import Customer
@@ -87,23 +88,8 @@ FORM_FIELDS = ("name", "company", "address_line1", "address_line2", "city", "pos
 # CLDR territories that are not ISO 3166-1 countries: groupings, reserved and private-use codes.
 _NOT_COUNTRIES = frozenset({"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"})
 
-# EU VAT numbers after the prefix; Greece's prefix is EL. https://ec.europa.eu/taxation_customs/vies/
-EU_VAT = {
-    "AT": r"U\d{8}", "BE": r"[01]\d{9}", "BG": r"\d{9,10}", "CY": r"\d{8}[A-Z]", "CZ": r"\d{8,10}",
-    "DE": r"\d{9}", "DK": r"\d{8}", "EE": r"\d{9}", "EL": r"\d{9}", "ES": r"[A-Z0-9]\d{7}[A-Z0-9]",
-    "FI": r"\d{8}", "FR": r"[A-HJ-NP-Z0-9]{2}\d{9}", "HR": r"\d{11}", "HU": r"\d{8}",
-    "IE": r"\d{7}[A-W][A-IW]?|\d[A-Z+*]\d{5}[A-W]", "IT": r"\d{11}", "LT": r"\d{9}|\d{12}", "LU": r"\d{8}",
-    "LV": r"\d{11}", "MT": r"\d{8}", "NL": r"\d{9}B\d{2}", "PL": r"\d{10}", "PT": r"\d{9}",
-    "RO": r"[1-9]\d{1,9}", "SE": r"\d{10}01", "SI": r"\d{8}", "SK": r"\d{10}",
-    "GB": r"\d{9}|\d{12}|GD\d{3}|HA\d{3}",  # UK VAT (not EU since 2021, same shape of check)
-}
-_VAT_PREFIX = {"GR": "EL"}
-# EIN prefixes the IRS has never assigned.
-_EIN_BAD_PREFIXES = frozenset({"00", "07", "08", "09", "17", "18", "19", "28", "29", "49", "69", "70",
-                                "78", "79", "89", "96", "97"})
 _POSTAL_CODES = {"US": (r"\d{5}(-\d{4})?", "5 digits, or 5+4 like 94105-1234"), "KR": (r"\d{5}", "5 digits")}
 _POSTAL_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]*\Z")
-_OTHER_TAX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ./-]*\Z")
 
 
 @cache
@@ -112,41 +98,6 @@ def countries() -> dict[str, str]:
     territories = Locale("en").territories
     return {code: name for code, name in sorted(territories.items())
             if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES}
-
-
-def korean_business_number_ok(digits: str) -> bool:
-    """The check digit of a Korean business registration number (사업자등록번호)."""
-    if not re.fullmatch(r"\d{10}", digits):
-        return False
-    d = [int(c) for c in digits]
-    total = sum(x * w for x, w in zip(d[:9], (1, 3, 7, 1, 3, 7, 1, 3, 5), strict=True))
-    total += d[8] * 5 // 10
-    return (10 - total % 10) % 10 == d[9]
-
-
-def normalize_tax_id(tax_id: str, country: str) -> str:
-    """The tax id in its kept form, or DomainError saying what is wrong."""
-    text = _clean(tax_id)
-    if not text:
-        return ""
-    compact = re.sub(r"[\s.\-/]", "", text).upper()
-    if country == "KR":
-        if not korean_business_number_ok(compact):
-            raise DomainError("Enter the 10-digit Korean business registration number, like 123-45-67890.")
-        return f"{compact[:3]}-{compact[3:5]}-{compact[5:]}"
-    if country == "US":
-        if not re.fullmatch(r"\d{9}", compact) or compact[:2] in _EIN_BAD_PREFIXES:
-            raise DomainError("Enter the 9-digit EIN, like 12-3456789.")
-        return f"{compact[:2]}-{compact[2:]}"
-    prefix = _VAT_PREFIX.get(country, country)
-    if prefix in EU_VAT:
-        number = compact[2:] if compact.startswith(prefix) else compact
-        if not re.fullmatch(EU_VAT[prefix], number):
-            raise DomainError(f"Enter a valid {prefix} VAT number, starting with {prefix}.")
-        return prefix + number
-    if not _OTHER_TAX_ID.match(text):
-        raise DomainError("A tax ID has letters, digits, spaces and . / - only.")
-    return text
 
 
 def validate(session: Session, details: BillingDetails, *, current_currency: str = "") -> BillingDetails:

@@ -29,6 +29,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Literal
 
 from babel.dates import format_date
@@ -41,6 +42,7 @@ from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.invoices import DraftLine
 from billing_portal.billing.money import format_money
 from billing_portal.billing.tax import invoice_totals
+from billing_portal.billing.taxation import applied_tax
 from billing_portal.billing.payment_methods import stripe_errors as _stripe_errors
 from billing_portal.gateways import stripe_currencies, stripe_gateway
 from billing_portal.gateways.stripe_gateway import (
@@ -91,6 +93,7 @@ class CheckoutSummary:
     lines: tuple[SummaryLine, ...]
     subtotal_label: str
     tax_label: str
+    tax_rule_label: str  # which tax rule applied: "10 % for KR, included in the price", "Reverse charge …"
     total_label: str
     total_amount: int  # minor units: the first invoice's total (charged after the trial, if any)
     currency: str
@@ -101,8 +104,6 @@ class CheckoutSummary:
     pack_slug: str | None
     quantity: int
     invoice_id: int | None = None  # kind "invoice": the open invoice being paid
-    # The tax rule that priced this, in words ("South Korea: 10% tax, included in the price").
-    tax_note: str = ""
     country: str = ""  # the country taxed: the customer's, or the one the page asked for
     country_needed: bool = False  # no country known yet and tax depends on it: the page asks
 
@@ -170,8 +171,12 @@ def checkout_summary(
     currency = target.currency
     amount = target.unit_amount * target.quantity
     country = customer.country or _country_code(billing_country)
-    rate, inclusive = _tax_rule(country)
-    totals = invoice_totals([_TaxLine(amount, rate, inclusive)], quantum=stripe_currencies.quantum(currency))
+    # Not kept yet: a country the page asked for prices the summary as the invoice will be.
+    buyer = customer if customer.country else SimpleNamespace(country=country, tax_id=customer.tax_id)
+    rule = applied_tax(buyer, currency)
+    totals = invoice_totals([_TaxLine(amount, rule.rate, rule.inclusive)], quantum=stripe_currencies.quantum(currency),
+                            rounding=rule.rounding)
+    country_needed = not customer.country and bool(settings.tax_rates)
 
     def money(value: int) -> str:
         return format_money(value, currency, locale)
@@ -198,7 +203,7 @@ def checkout_summary(
         title = pack.name
         description = f"{granted + bonus:,} credits, added to your balance once the payment succeeds."
     tax_label = money(totals.tax)
-    if totals.tax and inclusive:
+    if totals.tax and rule.inclusive:
         tax_label = f"{tax_label} (included)"
     return CheckoutSummary(
         kind=target.kind,
@@ -207,6 +212,7 @@ def checkout_summary(
         lines=lines,
         subtotal_label=money(totals.subtotal),
         tax_label=tax_label,
+        tax_rule_label=TAX_DEPENDS if country_needed and not country else rule.label,
         total_label=money(totals.total),
         total_amount=totals.total,
         currency=currency,
@@ -216,9 +222,8 @@ def checkout_summary(
         price_id=target.price.id if target.price else None,
         pack_slug=target.pack.slug if target.pack else None,
         quantity=target.quantity,
-        tax_note=_tax_note(country),
         country=country,
-        country_needed=not customer.country and bool(settings.tax_rates),
+        country_needed=country_needed,
     )
 
 
@@ -297,6 +302,7 @@ def invoice_summary(session: Session, *, user: CurrentUser, invoice_id: int) -> 
         lines=lines,
         subtotal_label=money(invoice.subtotal),
         tax_label=money(invoice.tax),
+        tax_rule_label="Reverse charge (EU business)" if invoice.tax_note else "",
         total_label=money(due),
         total_amount=due,
         currency=invoice.currency,
@@ -555,37 +561,13 @@ class _TaxLine:
     inclusive: bool
 
 
-def _tax_rule(country: str) -> tuple[Decimal, bool]:
-    rule = get_settings().tax_rates.get((country or "").upper())
-    return (rule.rate, rule.inclusive) if rule else (Decimal("0"), False)
-
-
-def _countries() -> dict[str, str]:
+def _country_code(value: str) -> str:
+    """A country code the page sent, if it is one ("" otherwise)."""
     # Imported here: billing_details imports this module (ensure_stripe_customer).
     from billing_portal.billing.billing_details import countries
 
-    return countries()
-
-
-def _country_code(value: str) -> str:
-    """A country code the page sent, if it is one ("" otherwise)."""
     code = value.strip().upper() if isinstance(value, str) else ""
-    return code if code in _countries() else ""
-
-
-def _tax_note(country: str) -> str:
-    """Which tax rule applies, in words (TAX_RATES: one rule per country, others untaxed)."""
-    rules = get_settings().tax_rates
-    if not rules:
-        return "No tax applies to this purchase."
-    if not country:
-        return "Tax depends on your billing country."
-    name = _countries().get(country, country)
-    rule = rules.get(country)
-    if rule is None:
-        return f"{name}: no tax is charged."
-    rate = format(Decimal(rule.rate).normalize(), "f")
-    return f"{name}: {rate}% tax, {'included in the price' if rule.inclusive else 'added to the price'}."
+    return code if code in countries() else ""
 
 
 def ensure_stripe_customer(session: Session, gw, customer: Customer, user: CurrentUser) -> str:
@@ -786,6 +768,7 @@ def _keep_or_let_go(session: Session, gw, customer: Customer, status: str, payme
             logger.warning("the declined card %s could not be detached at Stripe", payment_method_id)
 
 
+TAX_DEPENDS = "Tax depends on your billing country."
 COUNTRY_NEEDED = "Choose your billing country: the tax on this purchase depends on it."
 
 

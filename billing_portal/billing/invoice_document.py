@@ -106,7 +106,7 @@ def build_invoice_document(session: Session, invoice_id: int) -> InvoiceDocument
     if invoice.status == InvoiceStatus.DRAFT or not invoice.number:
         raise DomainError("A draft invoice has no PDF: finalize it first.")
     lines = tuple(_doc_line(row) for row in repository.invoice_lines(session, invoice.id))
-    totals = invoice_totals(lines, quantum=stripe_currencies.quantum(invoice.currency))
+    totals = invoice_totals(lines, quantum=stripe_currencies.quantum(invoice.currency), rounding=invoice.tax_rounding)
     snapshot = invoice.billing_details or {}
     return InvoiceDocument(
         kind="invoice",
@@ -128,6 +128,7 @@ def build_invoice_document(session: Session, invoice_id: int) -> InvoiceDocument
         total=invoice.total,
         amount_paid=invoice.amount_paid,
         amount_refunded=invoice.amount_refunded,
+        memo=invoice.tax_note,
     )
 
 
@@ -147,7 +148,8 @@ def build_credit_note_document(session: Session, refund_id: int, *, number: str 
     if invoice is None or not invoice.number:
         raise DomainError("This refund is not of an issued invoice.")
     rows = repository.invoice_lines(session, invoice.id)
-    billed = invoice_totals([_doc_line(row) for row in rows], quantum=stripe_currencies.quantum(invoice.currency)).by_rate
+    billed = invoice_totals([_doc_line(row) for row in rows], quantum=stripe_currencies.quantum(invoice.currency),
+                            rounding=invoice.tax_rounding).by_rate
     reason = " ".join(refund.reason.split())
     description = f"Refund of invoice {invoice.number}" + (f": {reason}" if reason else "")
     lines = tuple(
@@ -183,6 +185,7 @@ def build_credit_note_document(session: Session, refund_id: int, *, number: str 
         total=totals.total,
         amount_refunded=refund.amount,
         reference=invoice.number,
+        memo=invoice.tax_note,
     )
 
 

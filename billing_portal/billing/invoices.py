@@ -16,6 +16,7 @@ from billing_portal.billing import emails, outgoing_webhooks, repository
 from billing_portal.billing.errors import DomainError, NotFound
 from billing_portal.billing.money import normalize_currency
 from billing_portal.billing.tax import invoice_totals, line_tax
+from billing_portal.billing.taxation import applied_tax
 from billing_portal.gateways import stripe_currencies
 from billing_portal.models import Customer, Invoice, InvoiceLine, InvoiceStatus
 from billing_portal.models.types import utcnow
@@ -79,12 +80,12 @@ def create_draft(
         billing_details=billing_snapshot(customer),
         created_at=now or utcnow(),
     )
+    rule = applied_tax(customer, currency)
+    invoice.tax_rounding, invoice.tax_note = rule.rounding, rule.note
     session.add(invoice)
     session.flush()
-    rule = get_settings().tax_rates.get(customer.country.upper())
-    rate, inclusive = (rule.rate, rule.inclusive) if rule else (Decimal("0"), False)
     for line in lines:
-        add_line(session, invoice, line, tax_rate=rate, tax_inclusive=inclusive)
+        add_line(session, invoice, line, tax_rate=rule.rate, tax_inclusive=rule.inclusive)
     return invoice
 
 
@@ -161,9 +162,9 @@ def recompute_totals(session: Session, invoice: Invoice) -> Invoice:
     views = [_TaxView(row.amount, Decimal(row.tax_rate), row.tax_inclusive) for row in rows]
     step = stripe_currencies.quantum(invoice.currency)
     for row, view in zip(rows, views, strict=True):
-        row.tax_amount = line_tax(*view, quantum=step).tax
+        row.tax_amount = line_tax(*view, quantum=step, rounding=invoice.tax_rounding).tax
         session.add(row)
-    totals = invoice_totals(views, quantum=step)
+    totals = invoice_totals(views, quantum=step, rounding=invoice.tax_rounding)
     invoice.subtotal, invoice.tax, invoice.total = totals.subtotal, totals.tax, totals.total
     session.add(invoice)
     session.flush()

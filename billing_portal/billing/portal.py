@@ -31,7 +31,9 @@ from billing_portal.billing.refund_requests import REFUNDABLE_STATUSES
 from billing_portal.billing.repository import HistoryKey
 from billing_portal.billing.subscriptions import ChangePreview
 from billing_portal.billing.tax import line_tax
+from billing_portal.billing.taxation import AppliedTax, applied_tax
 from billing_portal.billing.usage import summary as usage_summary
+from billing_portal.gateways import stripe_currencies
 from billing_portal.models import Customer, Plan, Price, Subscription
 from billing_portal.models import SubscriptionStatus as S
 from billing_portal.settings import get_settings
@@ -203,16 +205,14 @@ class Overview:
     open_invoice_id: int | None = None  # the open invoice "Pay now" pays first (the oldest)
 
 
-def _tax_rule(session: Session, customer_id: int):
-    customer = session.get(Customer, customer_id)
-    return get_settings().tax_rates.get((customer.country if customer else "").upper())
+def _tax_rule(session: Session, customer_id: int, currency: str) -> AppliedTax:
+    return applied_tax(session.get(Customer, customer_id), currency)
 
 
-def _gross(amounts: list[int], rule) -> int:
+def _gross(amounts: list[int], rule: AppliedTax, currency: str) -> int:
     """What invoices will charge for these line amounts: tax per line (exclusive adds), summed."""
-    if rule is None:
-        return sum(amounts)
-    return sum(line_tax(amount, rule.rate, rule.inclusive).gross for amount in amounts)
+    step = stripe_currencies.quantum(currency)
+    return sum(line_tax(amount, rule.rate, rule.inclusive, step, rule.rounding).gross for amount in amounts)
 
 
 def _locale(session: Session, customer_id: int) -> str:
@@ -231,7 +231,7 @@ def overview(session: Session, customer_id: int, now: datetime) -> Overview:
         )
     price = session.get(Price, subscription.price_id)
     plan = session.get(Plan, price.plan_id)
-    rule = _tax_rule(session, customer_id)
+    rule = _tax_rule(session, customer_id, price.currency)
     money = lambda amount: format_money(amount, price.currency, locale)  # noqa: E731
 
     each = period_label(price.interval, price.interval_count)
@@ -248,7 +248,7 @@ def overview(session: Session, customer_id: int, now: datetime) -> Overview:
     # The renewal invoice also bills this period's metered usage (billing/usage.py): so far, here.
     metered = usage_summary(session, customer_id)
     metered_amounts = [] if metered.trial else [c.amount for c in metered.metrics + metered.earlier]
-    next_amount = _gross([next_price.unit_amount * next_quantity, *metered_amounts], rule)
+    next_amount = _gross([next_price.unit_amount * next_quantity, *metered_amounts], rule, next_price.currency)
     renews_at = subscription.current_period_end
     next_label = format_day(renews_at)
     next_amount_label = format_money(next_amount, next_price.currency, locale)
@@ -491,11 +491,11 @@ class PreviewText:
 def describe_preview(session: Session, customer_id: int, preview: ChangePreview, *, trialing: bool) -> PreviewText:
     """The preview in plain words, with tax as the invoices will charge it."""
     locale = _locale(session, customer_id)
-    rule = _tax_rule(session, customer_id)
+    rule = _tax_rule(session, customer_id, preview.currency)
     money = lambda amount: format_money(amount, preview.currency, locale)  # noqa: E731
     every = _every(preview.recurring_label)
-    recurring = money(_gross([preview.recurring_amount], rule))
-    tax_note = " (tax included)" if rule is not None and rule.rate and not rule.inclusive else ""
+    recurring = money(_gross([preview.recurring_amount], rule, preview.currency))
+    tax_note = " (tax included)" if rule.rate and not rule.inclusive else ""
     lines = tuple(
         PreviewLineText(
             description=line.description,
@@ -504,7 +504,7 @@ def describe_preview(session: Session, customer_id: int, preview: ChangePreview,
         )
         for line in preview.lines
     )
-    due = _gross([line.amount for line in preview.lines], rule) if preview.amount_due > 0 else 0
+    due = _gross([line.amount for line in preview.lines], rule, preview.currency) if preview.amount_due > 0 else 0
     if preview.effective == "period_end":
         starts = format_day(preview.effective_at)
         sentence = (

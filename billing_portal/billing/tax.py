@@ -9,6 +9,10 @@ rounded line taxes, never the tax of a summed amount: subtotal = sum of line net
 line taxes, total = subtotal + tax, so every line shown adds up to the invoice total. All
 arithmetic is exact (Fraction) before the single rounding.
 
+`rounding` is half up (the default), or "truncate": toward zero, for the won when KR_VAT_ROUNDING
+says so (billing/taxation/rules.py). Truncating loses the inclusive/exclusive agreement below by at
+most one quantum more; every line still adds up to the total.
+
 `quantum` is the smallest amount the processor takes in the invoice's currency (10 for the
 three-decimal currencies, whose last digit Stripe wants 0; 100 for MGA; else 1:
 gateways/stripe_currencies.quantum): each line's tax is rounded half up to a multiple of it, so a
@@ -28,9 +32,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from .money import require_int, round_half_up
+
+Rounding = Literal["half_up", "truncate"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ class Totals:
     by_rate: tuple[RateTotal, ...]
 
 
-def line_tax(amount: int, rate: Decimal, inclusive: bool, quantum: int = 1) -> LineTax:
+def line_tax(amount: int, rate: Decimal, inclusive: bool, quantum: int = 1, rounding: Rounding = "half_up") -> LineTax:
     """Split one line into net, tax and gross; amount is the net, or the gross when inclusive."""
     require_int(amount)
     percent = _percent(rate)
@@ -77,18 +83,20 @@ def line_tax(amount: int, rate: Decimal, inclusive: bool, quantum: int = 1) -> L
         raise TypeError(f"inclusive must be a bool, got {type(inclusive).__name__}")
     if require_int(quantum, "quantum") < 1:
         raise ValueError("quantum must be at least 1")
+    if rounding not in ("half_up", "truncate"):
+        raise ValueError(f"rounding is half_up or truncate, got {rounding!r}")
+    exact = amount * percent / ((100 + percent) if inclusive else 100) / quantum
+    tax = (round_half_up(exact) if rounding == "half_up" else int(exact)) * quantum  # int() truncates toward 0
     if inclusive:
-        tax = round_half_up(amount * percent / (100 + percent) / quantum) * quantum
         return LineTax(net=amount - tax, tax=tax, gross=amount)
-    tax = round_half_up(amount * percent / 100 / quantum) * quantum
     return LineTax(net=amount, tax=tax, gross=amount + tax)
 
 
-def invoice_totals(lines: Iterable[TaxedLine], quantum: int = 1) -> Totals:
+def invoice_totals(lines: Iterable[TaxedLine], quantum: int = 1, rounding: Rounding = "half_up") -> Totals:
     """Total an invoice from its lines, rounding each line's tax before summing."""
     groups: dict[tuple[Decimal, bool], tuple[int, int]] = {}
     for line in lines:
-        taxed = line_tax(line.amount, line.rate, line.inclusive, quantum)
+        taxed = line_tax(line.amount, line.rate, line.inclusive, quantum, rounding)
         net, tax = groups.get((line.rate, line.inclusive), (0, 0))
         groups[(line.rate, line.inclusive)] = (net + taxed.net, tax + taxed.tax)
     by_rate = tuple(

@@ -60,15 +60,15 @@ def usage_page(session: Session, customer_id: int) -> UsagePage:
     summary = usage.summary(session, customer_id)
     if not summary.has_subscription:
         return UsagePage(has_subscription=False, keys=keys)
-    locale, rule = _locale(session, customer_id), _tax_rule(session, customer_id)
+    locale, rule = _locale(session, customer_id), _tax_rule(session, customer_id, summary.currency)
     money = lambda amount: format_money(amount, summary.currency, locale)  # noqa: E731
-    charged = lambda charge: 0 if summary.trial else _gross([charge.amount], rule)  # noqa: E731
+    charged = lambda charge: 0 if summary.trial else _gross([charge.amount], rule, summary.currency)  # noqa: E731
     meters = tuple(
         _meter(charge, money, charged(charge), earlier=earlier)
         for earlier, charges in ((False, summary.metrics), (True, summary.earlier))
         for charge in charges
     )
-    total = 0 if summary.trial else _gross([c.amount for c in summary.metrics + summary.earlier], rule)
+    total = 0 if summary.trial else _gross([c.amount for c in summary.metrics + summary.earlier], rule, summary.currency)
     next_day = format_day(summary.period_end)
     note = (
         f"Usage during your trial is free: nothing is added to the invoice on {next_day}."

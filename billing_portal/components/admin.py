@@ -137,9 +137,9 @@ def admin_empty(icon: str, title: str, hint: str, *, card_id: str) -> rx.Compone
     )
 
 
-def status_filters(filters: list[tuple[str, str]], state, *, counted: str, total_id: str) -> rx.Component:
+def status_filters(filters: list[tuple[str, str]], state, *, total_id: str) -> rx.Component:
     """The status choice above a paged admin list (`state.status_filter`, `set_status_filter`) and how
-    many rows it holds, e.g. counted="request(s)"."""
+    many rows it holds (`state.total_label`)."""
     return rx.flex(
         rx.segmented_control.root(
             *[rx.segmented_control.item(label, value=key) for key, label in filters],
@@ -148,7 +148,7 @@ def status_filters(filters: list[tuple[str, str]], state, *, counted: str, total
             size=rx.breakpoints(initial="1", sm="2"),
             width=rx.breakpoints(initial="100%", sm="auto"),
         ),
-        rx.text(state.total, f" {counted}", size="2", color=rx.color("gray", 11), id=total_id),
+        rx.text(state.total_label, size="2", color=rx.color("gray", 11), id=total_id),
         justify="between",
         align="center",
         wrap="wrap",

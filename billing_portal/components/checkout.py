@@ -74,6 +74,9 @@ def order_summary() -> rx.Component:
             rx.vstack(
                 _money_row("Subtotal", CheckoutState.subtotal_label, id="summary-subtotal"),
                 _money_row("Tax", CheckoutState.tax_label, id="summary-tax"),
+                rx.cond(CheckoutState.tax_rule_label != "",
+                        rx.text(CheckoutState.tax_rule_label, size="1", color=rx.color("gray", 11),
+                                id="summary-tax-rule")),
                 spacing="2",
                 width="100%",
             ),

@@ -13,7 +13,8 @@ def interval_toggle() -> rx.Component:
         ),
         value=PricingState.interval,
         on_change=PricingState.set_interval,
-        size="2",
+        # Four intervals at size 2 are wider than a 390 px phone; size 1 fits them.
+        size=rx.breakpoints(initial="1", sm="2"),
         radius="full",
         aria_label="Billing interval",
         id="interval-toggle",

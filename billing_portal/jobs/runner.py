@@ -30,7 +30,8 @@ JOBS: tuple[Job, ...] = (
     Job("webhooks", tasks.process_webhook_events, every_seconds=3),
     Job("invoice-pdfs", tasks.render_missing_invoice_pdfs, every_seconds=60),
     Job("file-cleanup", tasks.cleanup_files, every_seconds=3600),
-    Job("revenue-rollups", tasks.refresh_revenue_rollups, every_seconds=300),
+    # Asked often, refreshes only when a payment landed (or every 5 minutes): analytics/rollups.py.
+    Job("revenue-rollups", tasks.refresh_revenue_rollups, every_seconds=5),
     Job("dunning", tasks.retry_failed_payments, every_seconds=300),
     Job("reconciliation", tasks.reconcile_recent, every_seconds=86400),
     Job("mail", tasks.send_queued_mail, every_seconds=10),

@@ -62,8 +62,8 @@ def process_webhook_events(now: datetime) -> int:
 
 
 def refresh_revenue_rollups(now: datetime) -> int:
-    """The admin dashboard's rollups: changed payment days, open MRR months, alerts."""
-    return analytics.refresh(now, session_scope=session_scope).total
+    """The admin dashboard's rollups, when something changed: payment days, open MRR months, alerts."""
+    return analytics.refresh_if_due(now, session_scope=session_scope).total
 
 
 def reconcile_recent(now: datetime) -> int:

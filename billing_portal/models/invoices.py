@@ -58,6 +58,10 @@ class Invoice(SQLModel, table=True):
     # due; None when nothing is to be charged automatically (paid, written off, or paid by hand).
     collection_attempts: int = 0
     next_collection_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The tax rule it was made with (billing/taxation/): how line taxes round, and what the invoice
+    # says about the rule (the EU reverse charge), kept so later setting changes do not alter it.
+    tax_rounding: str = Field(default="half_up", max_length=16)
+    tax_note: str = Field(default="", max_length=300)
 
 
 class InvoiceLine(SQLModel, table=True):

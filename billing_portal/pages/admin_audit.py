@@ -43,7 +43,7 @@ def _filters() -> rx.Component:
                 width="100%",
             ),
             rx.flex(
-                rx.text(S.total, " entries", size="2", color=rx.color("gray", 11), id="audit-total"),
+                rx.text(S.total_label, size="2", color=rx.color("gray", 11), id="audit-total"),
                 rx.hstack(
                     rx.cond(S.filtered, rx.button("Clear", type="button", variant="ghost", color_scheme="gray",
                                                   on_click=S.clear_filters)),

@@ -43,7 +43,7 @@ def _list() -> rx.Component:
             width="100%",
             max_width="560px",
         ),
-        rx.text(S.total, " customer(s)", size="2", color=rx.color("gray", 11), id="customers-total"),
+        rx.text(S.total_label, size="2", color=rx.color("gray", 11), id="customers-total"),
         admin_table(["Customer", "Email", "Plan", "Status", "Since", ""], S.rows, _row, table_id="customers-table",
                     empty=admin_empty("users", "No customers found.", "Search by part of an email, a name or a company.",
                                       card_id="customers-empty")),

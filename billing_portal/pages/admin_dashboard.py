@@ -66,7 +66,7 @@ def _alert_banner() -> rx.Component:
         rx.callout.root(
             rx.callout.icon(rx.icon("triangle_alert")),
             rx.callout.text(
-                rx.text.strong(DashboardState.open_alerts, " open alert(s). "),
+                rx.text.strong(DashboardState.open_alerts_label, ". "),
                 "A payment rate or churn crossed its threshold. ",
                 rx.link("Review alerts", href=ALERTS_ROUTE, weight="medium", id="alerts-link"),
             ),
@@ -153,10 +153,23 @@ def _charts() -> rx.Component:
     )
 
 
+def _freshness() -> rx.Component:
+    """How old the figures are, and a way to bring them up to now (the job does it seconds after a
+    payment lands; a cancellation or a trial shows at its five-minute refresh, or here)."""
+    return rx.hstack(
+        rx.text(DashboardState.as_of_label, size="1", color=rx.color("gray", 11), id="figures-as-of"),
+        rx.button(rx.icon("refresh_cw", size=14), "Refresh", variant="ghost", size="1", type="button",
+                  on_click=DashboardState.refresh_now, id="figures-refresh"),
+        align="center",
+        spacing="2",
+    )
+
+
 def _dashboard() -> rx.Component:
     return rx.vstack(
         _alert_banner(),
         _range_picker(),
+        _freshness(),
         error_callout(DashboardState.error),
         rx.cond(
             DashboardState.currencies.length() > 0,

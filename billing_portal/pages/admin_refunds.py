@@ -114,7 +114,7 @@ def _dialog() -> rx.Component:
 
 def _content() -> rx.Component:
     return rx.vstack(
-        status_filters(FILTERS, RefundsAdminState, counted="request(s)", total_id="refunds-total"),
+        status_filters(FILTERS, RefundsAdminState, total_id="refunds-total"),
         error_callout(RefundsAdminState.error),
         notice_callout(RefundsAdminState.notice),
         admin_table(["Requested", "Customer", "Invoice", "Asked", "Paid", "Reason", "Status", ""],

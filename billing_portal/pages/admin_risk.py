@@ -108,7 +108,7 @@ def _dialog() -> rx.Component:
 
 def _content() -> rx.Component:
     return rx.vstack(
-        status_filters(FILTERS, RiskAdminState, counted="charge(s)", total_id="risk-total"),
+        status_filters(FILTERS, RiskAdminState, total_id="risk-total"),
         error_callout(RiskAdminState.error),
         notice_callout(RiskAdminState.notice),
         admin_table(["Customer", "Decision", "Signals", "Amount", "Card and IP", ""],

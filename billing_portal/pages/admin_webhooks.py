@@ -80,7 +80,7 @@ def _content() -> rx.Component:
                           spacing="1"), width="100%"),
         error_callout(S.error),
         notice_callout(S.notice),
-        rx.text(S.total, " event(s)", size="2", color=rx.color("gray", 11), id="webhooks-total"),
+        rx.text(S.total_label, size="2", color=rx.color("gray", 11), id="webhooks-total"),
         admin_table(["Received", "Type", "Event", "Status", "Tries", "Last error", ""], S.rows, _row,
                     table_id="webhooks-table",
                     empty=admin_empty("webhook", "No events.", "Events Stripe sends to /api/webhooks/stripe show up here.",

@@ -13,11 +13,13 @@ import dataclasses
 import logging
 import math
 from collections.abc import Callable
+from typing import ClassVar
 
 import reflex as rx
 
 from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.errors import DomainError
+from billing_portal.billing.wording import counted
 from billing_portal.db import session_scope
 from billing_portal.ids import parse_id
 from billing_portal.state.auth import AuthState
@@ -103,7 +105,11 @@ class AdminState(AuthState):
 
 class AdminPagedState(PagedState, mixin=True):
     """An admin list one page at a time. The state defines `_reload(session, admin)`, which reads
-    its rows through `_page_of`; turning a page checks the admin first, as every handler does."""
+    its rows through `_page_of`; turning a page checks the admin first, as every handler does.
+    `COUNTED` names a row, one and many, for `total_label` ("1 customer", "2 customers")."""
+
+    COUNTED: ClassVar[tuple[str, str]] = ("row", "rows")
+    total_label: str = ""
 
     @rx.event
     def next_page(self):
@@ -128,4 +134,5 @@ class AdminPagedState(PagedState, mixin=True):
             self.page = 1
             rows, total = fetch(1, per_page)
         self.total, self.pages = total, max(1, math.ceil(total / per_page))
+        self.total_label = counted(total, *self.COUNTED)
         return rows

@@ -8,6 +8,7 @@ page showed and typed form values; billing/admin_console.py checks and applies t
 import dataclasses
 from collections.abc import Callable
 from datetime import date
+from typing import ClassVar
 
 import reflex as rx
 
@@ -58,6 +59,7 @@ class TypeCountView:
 
 
 class WebhooksAdminState(AdminPagedState, ConsoleState):
+    COUNTED: ClassVar[tuple[str, str]] = ("event", "events")
     type_filter: str = ALL
     status_filter: str = ALL
     rows: list[EventView] = []
@@ -224,6 +226,7 @@ class AuditView:
 
 
 class AuditAdminState(AdminPagedState, ConsoleState):
+    COUNTED: ClassVar[tuple[str, str]] = ("entry", "entries")
     rows: list[AuditView] = []
     f_actor: str = ""
     f_action: str = ""
@@ -300,6 +303,7 @@ class OptionView:
 
 
 class CustomersAdminState(AdminPagedState, ConsoleState):
+    COUNTED: ClassVar[tuple[str, str]] = ("customer", "customers")
     query: str = ""
     rows: list[CustomerView] = []
     detail_id: str = ""

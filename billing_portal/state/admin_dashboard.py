@@ -18,6 +18,7 @@ from billing_portal.billing.analytics.dashboard import CurrencyFigures
 from billing_portal.billing.analytics.mrr import add_month, month_start
 from billing_portal.billing.errors import DomainError
 from billing_portal.billing.money import format_money
+from billing_portal.billing.wording import counted
 from billing_portal.components import revenue_charts
 from billing_portal.ids import parse_id
 from billing_portal.models.types import utcnow
@@ -80,10 +81,10 @@ def currency_view(f: CurrencyFigures, locale: str) -> CurrencyView:
         MetricView("logo_churn", "Customer churn", _pct(f.logo_churn), "per month"),
         MetricView("revenue_churn", "Revenue churn", _pct(f.revenue_churn), "per month, gross"),
         MetricView("trial_conversion", "Trial conversion", _pct(f.trial_conversion),
-                   f"{f.trials_ended} trial{'s' if f.trials_ended != 1 else ''} ended"),
+                   f"{counted(f.trials_ended, 'trial', 'trials', locale)} ended"),
         MetricView("success_rate", "Payment success", _pct(f.success_rate), f"{f.payments_succeeded} of {attempts}"),
         MetricView("failure_rate", "Payment failure", _pct(f.failure_rate), f"{f.payments_failed} of {attempts}"),
-        MetricView("refunds", "Refunds", money(f.refunds_amount), f"{f.refunds_count} refund{'s' if f.refunds_count != 1 else ''}"),
+        MetricView("refunds", "Refunds", money(f.refunds_amount), counted(f.refunds_count, "refund", "refunds", locale)),
         MetricView("revenue", "Revenue", money(f.revenue), "payments − refunds"),
     ]
     as_of = f"MRR as of {f.as_of:%d %b %Y %H:%M} UTC" if f.as_of else "No MRR yet"
@@ -124,6 +125,9 @@ class DashboardState(AdminState):
     chart_currency: str = ""
     chart_currencies: list[str] = []
     open_alerts: int = 0
+    open_alerts_label: str = ""
+    # When the rollups were last refreshed (the job does it seconds after a payment lands).
+    as_of_label: str = ""
     mrr_figure: dict = {}
     movements_figure: dict = {}
     plan_figure: dict = {}
@@ -140,6 +144,9 @@ class DashboardState(AdminState):
         self.chart_currencies = [f.currency for f in board.currencies]
         self.chart_currency = currency if currency in self.chart_currencies else next(iter(self.chart_currencies), "")
         self.open_alerts = board.open_alerts
+        self.open_alerts_label = counted(board.open_alerts, "open alert", "open alerts", locale)
+        refreshed = analytics.as_of(session)
+        self.as_of_label = f"Figures as of {refreshed:%d %b %Y %H:%M} UTC" if refreshed else "Figures not computed yet"
         self.mrr_figure = _shown(revenue_charts.mrr_chart(board, self.chart_currency, locale))
         self.movements_figure = _shown(revenue_charts.movements_chart(board, self.chart_currency, locale))
         self.plan_figure = _shown(revenue_charts.plan_chart(board, self.chart_currency, locale))
@@ -173,13 +180,23 @@ class DashboardState(AdminState):
 
     @rx.event
     def set_chart_currency(self, currency: str):
-        def dates():
-            try:
-                return date.fromisoformat(self.start_date), date.fromisoformat(self.end_date)
-            except ValueError:
-                return preset_range("12m", utcnow().date())
+        return self._show(self._shown_dates, str(currency))
 
-        return self._show(dates, str(currency))
+    @rx.event
+    def refresh_now(self):
+        """The rollups brought up to this instant (what the job does when due), then the same range."""
+        def work(session, admin):
+            analytics.refresh_in(session, utcnow())
+            self._fill(session, admin, *self._shown_dates(), self.chart_currency)
+
+        self.error = ""
+        return self._as_admin(work, route=ROUTE)
+
+    def _shown_dates(self) -> tuple[date, date]:
+        try:
+            return date.fromisoformat(self.start_date), date.fromisoformat(self.end_date)
+        except ValueError:
+            return preset_range("12m", utcnow().date())
 
 
 class AlertsState(AdminState):

@@ -6,6 +6,7 @@ server by billing/refund_decisions.py.
 """
 
 import dataclasses
+from typing import ClassVar
 
 import reflex as rx
 
@@ -33,6 +34,7 @@ class RequestView:
 
 
 class RefundsAdminState(AdminPagedState, AdminState):
+    COUNTED: ClassVar[tuple[str, str]] = ("request", "requests")
     status_filter: str = "requested"
     rows: list[RequestView] = []
     loaded: bool = False

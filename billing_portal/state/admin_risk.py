@@ -7,6 +7,7 @@ the server, and the clearing is audited.
 """
 
 import dataclasses
+from typing import ClassVar
 
 import reflex as rx
 
@@ -43,6 +44,7 @@ def assessment_view(row: fraud.AssessmentRow) -> AssessmentView:
 
 
 class RiskAdminState(AdminPagedState, AdminState):
+    COUNTED: ClassVar[tuple[str, str]] = ("charge", "charges")
     status_filter: str = "flagged"
     rows: list[AssessmentView] = []
     loaded: bool = False

@@ -335,6 +335,7 @@ class CheckoutState(AuthState):
     lines: list[SummaryLineView] = []
     subtotal_label: str = ""
     tax_label: str = ""
+    tax_rule_label: str = ""  # which tax rule applied, under the tax line
     total_label: str = ""
     due_today_label: str = ""
     trial_days: int = 0
@@ -371,7 +372,7 @@ class CheckoutState(AuthState):
         self.loaded, self.load_error, self.denied = False, "", False
         self.kind = self.title = self.description = ""
         self.lines = []
-        self.subtotal_label = self.tax_label = self.total_label = self.due_today_label = ""
+        self.subtotal_label = self.tax_label = self.tax_rule_label = self.total_label = self.due_today_label = ""
         self.trial_days, self.quantity = 0, 1
         self.saved_cards, self.selected_card = [], NEW_CARD
         self.card_ready, self.card_error = False, ""
@@ -414,8 +415,8 @@ class CheckoutState(AuthState):
         self._target = target
         self.kind, self.title, self.description = summary.kind, summary.title, summary.description
         self.lines = [SummaryLineView(line.label, line.amount_label) for line in summary.lines]
-        self.subtotal_label, self.tax_label, self.total_label = (
-            summary.subtotal_label, summary.tax_label, summary.total_label,
+        self.subtotal_label, self.tax_label, self.tax_rule_label, self.total_label = (
+            summary.subtotal_label, summary.tax_label, summary.tax_rule_label, summary.total_label,
         )
         self.trial_days, self.quantity = summary.trial_days, summary.quantity
         self.saved_cards = [saved_card_view(card) for card in cards]

@@ -9,8 +9,6 @@ from billing_portal.billing.billing_details import (
     InvalidBillingDetails,
     billing_details,
     countries,
-    korean_business_number_ok,
-    normalize_tax_id,
     save_billing_details,
     update_billing_details,
 )
@@ -103,40 +101,6 @@ def test_postal_codes_by_country(session, catalog, postal, country, ok):
     else:
         with pytest.raises(InvalidBillingDetails, match="postal code"):
             update_billing_details(session, customer_id=customer.id, details=details)
-
-
-@pytest.mark.parametrize("tax_id, country, kept", [
-    ("220-81-62517", "KR", "220-81-62517"),
-    ("1248100998", "KR", "124-81-00998"),
-    ("220-81-62518", "KR", None),  # wrong check digit
-    ("12345", "KR", None),
-    ("12-3456789", "US", "12-3456789"),
-    ("123456789", "US", "12-3456789"),
-    ("07-3456789", "US", None),  # a prefix the IRS never assigned
-    ("DE123456789", "DE", "DE123456789"),
-    ("de 123.456.789", "DE", "DE123456789"),
-    ("123456789", "DE", "DE123456789"),
-    ("DE12345678", "DE", None),
-    ("FR40303265045", "FR", "FR40303265045"),
-    ("NL123456789B01", "NL", "NL123456789B01"),
-    ("EL123456789", "GR", "EL123456789"),
-    ("ATU12345678", "AT", "ATU12345678"),
-    ("AT12345678", "AT", None),
-    ("GB123456789", "GB", "GB123456789"),
-    ("ABN 51 824 753 556", "AU", "ABN 51 824 753 556"),
-    ("<b>", "AU", None),
-])
-def test_tax_ids_per_country(tax_id, country, kept):
-    if kept is None:
-        with pytest.raises(DomainError):
-            normalize_tax_id(tax_id, country)
-    else:
-        assert normalize_tax_id(tax_id, country) == kept
-
-
-def test_korean_check_digit():
-    assert korean_business_number_ok("2208162517") and korean_business_number_ok("1248100998")
-    assert not korean_business_number_ok("2208162510") and not korean_business_number_ok("22081625")
 
 
 def test_countries_are_iso_codes_from_babel():

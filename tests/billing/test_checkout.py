@@ -262,6 +262,7 @@ def test_the_summary_is_taxed_like_the_invoice(session, ls, monkeypatch):
     german = user_of(make_customer(session, "de@example.com", country="DE"))
     summary = checkout.checkout_summary(session, user=german, price_id=price.id, quantity=3)
     assert (summary.subtotal_label, summary.tax_label, summary.total_label) == ("$45.00", "$8.55", "$53.55")
+    assert summary.tax_rule_label == "19 % for DE, added to the price"  # which rule applied, under the tax line
     assert summary.lines == (checkout.SummaryLine("Pro × 3 (per month)", "$45.00"),)
     assert summary.publishable_key == PUBLISHABLE_KEY and summary.stripe_js_url
 

@@ -135,13 +135,13 @@ def test_new_billing_details_redraw_open_invoices_only(session, store):
         invoice_pdfs.render_and_store(session, invoice.id, now=T0)
 
     details = BillingDetails(name="Ana Lima", company="Lima Consulting GmbH", address_line1="Unter den Linden 1",
-                             city="Berlin", postal_code="10117", country="DE", tax_id="DE 123 456 789",
+                             city="Berlin", postal_code="10117", country="DE", tax_id="DE 136 695 976",
                              invoice_email="billing@lima.example", preferred_currency="USD", locale="de_DE")
     updated = update_billing_details(session, customer_id=customer.id, details=details, now=T0 + timedelta(days=1))
     assert updated.refreshed_invoice_ids == (open_invoice.id,)
 
     redrawn = text_of(read(store, open_invoice.pdf_key))
-    assert "Lima Consulting GmbH" in redrawn and "DE123456789" in redrawn and "Berlin" in redrawn
+    assert "Lima Consulting GmbH" in redrawn and "DE136695976" in redrawn and "Berlin" in redrawn
     assert open_invoice.billing_details["company"] == "Lima Consulting GmbH"
     kept = text_of(read(store, paid.pdf_key))
     assert "Lima Consulting GmbH" not in kept and paid.billing_details["company"] == ""

@@ -187,3 +187,12 @@ def test_exclusive_then_inclusive_gives_back_the_same_net_and_tax(net, rate):
 def test_inclusive_then_exclusive_is_within_one_minor_unit(gross, rate):
     inclusive = line_tax(gross, rate, inclusive=True)
     assert abs(line_tax(inclusive.net, rate, inclusive=False).gross - gross) <= 1
+
+
+def test_truncating_rounds_each_line_toward_zero():
+    assert line_tax(999, Decimal("10"), True, rounding="truncate") == LineTax(net=909, tax=90, gross=999)
+    assert line_tax(1005, Decimal("10"), False, rounding="truncate").tax == 100  # 100.5: half up would give 101
+    assert line_tax(-1005, Decimal("10"), False, rounding="truncate").tax == -100
+    assert line_tax(1095, Decimal("10"), False, quantum=10, rounding="truncate").tax == 100  # 109.5 fils → 100
+    with pytest.raises(ValueError, match="half_up or truncate"):
+        line_tax(100, Decimal("10"), False, rounding="floor")

@@ -8,8 +8,12 @@ import re
 import time
 
 from playwright.sync_api import Browser, Page, expect
+from sqlmodel import Session
 
+from billing_portal.billing import invoices, payments
+from billing_portal.db import engine_for
 from tests.e2e.test_billing_pages import ADMIN, DEMO, DESKTOP, PHONE, sign_in
+from tests.support.builders import make_customer
 
 
 def metric(page: Page, currency: str, key: str):
@@ -53,7 +57,8 @@ def test_admin_dashboard_shows_the_demo_mrr_and_charts(browser: Browser, app_url
     expect(page.locator("#alert-banner")).to_contain_text("open alert")
     expect_charts_drawn(page)
     expect(page.locator("#chart-mrr")).to_contain_text("MRR and ARR (KRW")
-    expect(page.locator("#chart-movements")).to_contain_text("New")
+    # The demo's subscriber started before these 12 months and never changed: words, not empty bars.
+    expect(page.locator("#chart-movements")).to_contain_text("No KRW MRR moved in this range.")
     expect(page.locator("#chart-plans")).to_contain_text("Starter")
     page.screenshot(path=screenshots_dir / "admin-dashboard-desktop.png", full_page=True)
 
@@ -68,6 +73,59 @@ def test_admin_dashboard_shows_the_demo_mrr_and_charts(browser: Browser, app_url
     page.locator("#range-end").fill("2020-01-31")
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("#dashboard-empty")).to_contain_text("No revenue in this range yet")
+    context.close()
+
+
+def test_the_alert_banner_counts_in_words(browser: Browser, app_url, screenshots_dir):
+    """"2 open alerts", by the locale's plural rules, never "alert(s)"."""
+    context = browser.new_context(viewport=DESKTOP, base_url=app_url)
+    page = context.new_page()
+    page.goto("/login?next=/admin")
+    sign_in(page, *ADMIN)
+    wait_for_rollups(page)
+    expect_charts_drawn(page)
+    expect(page.locator("#alert-banner")).to_contain_text(re.compile(r"\d+ open alerts?\. "))
+    expect(page.locator("#alert-banner")).not_to_contain_text("(s)")
+    context.close()
+
+
+def won(text: str) -> int:
+    return int(re.sub(r"[^0-9-]", "", text))
+
+
+def test_a_payment_shows_on_the_dashboard_within_seconds(browser: Browser, app_url, app_database_url,
+                                                         screenshots_dir):
+    """The rollups job refreshes when a payment lands, not on a five-minute timer; the page says how
+    old its figures are and refreshes them on a click."""
+    context = browser.new_context(viewport=DESKTOP, base_url=app_url)
+    page = context.new_page()
+    page.goto("/login?next=/admin")
+    sign_in(page, *ADMIN)
+    wait_for_rollups(page)
+    expect(page.locator("#figures-as-of")).to_contain_text(re.compile(r"^Figures as of \d{2} \w{3} \d{4} \d{2}:\d{2} UTC$"))
+    page.get_by_role("button", name="Last 30 days").click()
+    expect(metric(page, "KRW", "success_rate")).to_have_text(re.compile(r"^100\.00 %$"))
+    before = won(metric(page, "KRW", "revenue").inner_text())
+
+    # A one-off ₩12,300 payment lands (recorded as the Stripe webhook would), for a customer of its own.
+    with Session(engine_for(app_database_url)) as session:
+        buyer = make_customer(session, "rollups-e2e@example.com", currency="KRW")
+        invoice = invoices.create_draft(session, customer_id=buyer.id, currency="KRW",
+                                        lines=[invoices.DraftLine("Setup fee", 12300)])
+        invoices.finalize(session, invoice.id)
+        payments.record_payment(session, invoice_id=invoice.id, idempotency_key="rollups-e2e", succeeded=True)
+        session.commit()
+
+    deadline = time.monotonic() + 30  # the job asks every 5 s
+    while won(metric(page, "KRW", "revenue").inner_text()) != before + 12300:
+        assert time.monotonic() < deadline, "the payment did not reach the dashboard within 30 s"
+        page.wait_for_timeout(2000)
+        page.get_by_role("button", name="Last 30 days").click()
+        expect(metric(page, "KRW", "revenue")).to_be_visible()
+    page.locator("#figures-refresh").click()
+    expect(page.locator("#figures-as-of")).to_contain_text("Figures as of")
+    expect(metric(page, "KRW", "revenue")).to_have_text(f"₩{before + 12300:,}")
+    page.screenshot(path=screenshots_dir / "admin-dashboard-fresh-payment.png", full_page=True)
     context.close()
 
 

@@ -111,7 +111,7 @@ def test_every_job_of_the_embedded_runner_is_a_periodic_task_on_its_own_queue():
     assert {name: app.tasks[name].queue for name in names} == {name: name for name in names}
     periodic = {p.task.name: p.cron for p in app.periodic_registry.periodic_tasks.values()}
     assert set(periodic) == names
-    assert periodic["webhooks"] == "* * * * * */3" and periodic["revenue-rollups"] == "*/5 * * * *"
+    assert periodic["webhooks"] == "* * * * * */3" and periodic["revenue-rollups"] == "* * * * * */5"
     assert periodic["file-cleanup"] == "0 */1 * * *" and periodic["reconciliation"] == "0 0 */1 * *"
     assert names & set(queue.make_app("postgresql+psycopg://u@h/db", only={"webhooks"}).tasks) == {"webhooks"}
 

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, func, select
 
-from billing_portal.billing import payments, subscriptions
+from billing_portal.billing import analytics, payments, subscriptions
+from billing_portal.billing.analytics import rollups
 from billing_portal.jobs import runner, tasks
 from billing_portal.models import Invoice, Payment, Subscription
 from billing_portal.settings import get_settings
@@ -66,7 +67,31 @@ def test_revenue_rollups_job_fills_the_dashboard_tables_and_runs_again_cheaply(e
             (1, "USD", 1000, 1), (2, "USD", 1000, 1),
         ]
         assert [(d.currency, d.succeeded_amount) for d in s.exec(select(PaymentDay))] == [("USD", 1000)]
-    assert runner.run_once(now, only={"revenue-rollups"}) == {"revenue-rollups": 1}  # the running month only
+    # Nothing new: the tick reads and writes nothing; five minutes on, the running month is measured again.
+    assert runner.run_once(now, only={"revenue-rollups"}) == {"revenue-rollups": 0}
+    assert runner.run_once(now + rollups.FULL_EVERY, only={"revenue-rollups"}) == {"revenue-rollups": 1}
+
+
+def test_a_payment_shows_in_the_rollups_at_the_next_tick_not_after_five_minutes(engine, session, paid_subscription):
+    from billing_portal.models import PaymentDay
+
+    now = T0 + timedelta(days=1)
+    runner.run_once(now, only={"revenue-rollups"})
+    customer = make_customer(session, email="second@example.com")
+    price_id = session.get(Subscription, paid_subscription).price_id
+    started = subscriptions.subscribe(session, customer_id=customer.id, price_id=price_id, now=now)
+    session.commit()
+    # An unpaid subscription is no payment: it waits for the five-minute refresh.
+    assert runner.run_once(now + timedelta(seconds=5), only={"revenue-rollups"}) == {"revenue-rollups": 0}
+    # The payment lands a minute later: the next tick (5 s) refreshes its day and the running month.
+    landed = now + timedelta(minutes=1)
+    payments.record_payment(session, invoice_id=started.invoice.id, idempotency_key="second", succeeded=True, now=landed)
+    session.commit()
+    assert runner.run_once(landed + timedelta(seconds=5), only={"revenue-rollups"})["revenue-rollups"] >= 2
+    with Session(engine) as s:
+        days = {(d.day.isoformat(), d.succeeded_amount) for d in s.exec(select(PaymentDay))}
+        assert (landed.date().isoformat(), 1000) in days
+        assert analytics.as_of(s) == landed + timedelta(seconds=5)
 
 
 def test_two_runners_at_once_charge_each_renewal_and_retry_once(engine, db_url, session, localstripe_clean, monkeypatch):

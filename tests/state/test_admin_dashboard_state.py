@@ -59,6 +59,27 @@ def test_the_dashboard_shows_each_currency_and_its_charts(engine, admin_token, r
     assert state.error == "Pick a start and an end date."
 
 
+def test_the_figures_say_how_old_they_are_and_refresh_brings_in_a_payment(engine, admin_token, revenue):
+    state = state_of(DashboardState, admin_token)
+    state.apply_range({"start": "2026-01-01", "end": "2026-01-31"})
+    assert state.as_of_label == "Figures as of 20 Jan 2026 00:00 UTC"
+    assert state.open_alerts_label == "2 open alerts"
+    with Session(engine) as session:  # a second KRW payment lands after the last refresh
+        _, prices = make_plan(session, "team", tier=2, prices={("KRW", "month", 1): 30000})
+        lee = make_customer(session, "lee@example.com", currency="KRW")
+        started = subscriptions.subscribe(session, customer_id=lee.id, price_id=prices[("KRW", "month", 1)].id,
+                                          now=datetime(2026, 1, 10, tzinfo=UTC))
+        payments.record_payment(session, invoice_id=started.invoice.id, idempotency_key="l1", succeeded=True,
+                                now=datetime(2026, 1, 10, tzinfo=UTC))
+        session.commit()
+    state.apply_range({"start": "2026-01-01", "end": "2026-01-31"})
+    assert {m.key: m.value for m in state.currencies[0].metrics}["revenue"] == "₩15,000"  # not yet in the rollups
+    state.refresh_now()
+    assert state.error == ""
+    assert {m.key: m.value for m in state.currencies[0].metrics}["revenue"] == "₩45,000"
+    assert state.as_of_label.startswith("Figures as of ") and "20 Jan 2026" not in state.as_of_label
+
+
 def test_acknowledging_from_the_alerts_page_is_audited(engine, admin_token, revenue):
     state = state_of(AlertsState, admin_token)
     state.on_load()

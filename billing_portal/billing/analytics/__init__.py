@@ -33,6 +33,7 @@ date incrementally (the "revenue-rollups" job), so the dashboard never scans pay
 
 from billing_portal.billing.analytics.alerts import acknowledge, alerts_page, reconciliation_found
 from billing_portal.billing.analytics.dashboard import Dashboard, dashboard
-from billing_portal.billing.analytics.rollups import refresh
+from billing_portal.billing.analytics.rollups import as_of, refresh, refresh_if_due, refresh_in
 
-__all__ = ["Dashboard", "acknowledge", "alerts_page", "dashboard", "reconciliation_found", "refresh"]
+__all__ = ["Dashboard", "acknowledge", "alerts_page", "as_of", "dashboard", "reconciliation_found", "refresh",
+           "refresh_if_due", "refresh_in"]

@@ -57,6 +57,18 @@ def max_ids(session: Session) -> tuple[int, int]:
     return payment, refund
 
 
+def cursor_state(session: Session, name: str) -> RollupCursor | None:
+    """The cursor as last committed, without a lock (the cheap "anything new?" check reads it)."""
+    return session.get(RollupCursor, name)
+
+
+def outcome_since(session: Session, *, since: datetime) -> bool:
+    """Whether a payment's outcome arrived since `since` (index on updated_at)."""
+    return session.exec(
+        select(Payment.id).where(Payment.updated_at >= since, Payment.status.in_(OUTCOMES)).limit(1)
+    ).first() is not None
+
+
 def new_payments_span(session: Session, *, after_id: int, up_to_id: int) -> tuple[datetime | None, datetime | None]:
     """When the payments added since the last run were made (first and last)."""
     return session.exec(
