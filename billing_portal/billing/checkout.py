@@ -29,6 +29,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Literal
 
 from babel.dates import format_date
@@ -103,6 +104,8 @@ class CheckoutSummary:
     pack_slug: str | None
     quantity: int
     invoice_id: int | None = None  # kind "invoice": the open invoice being paid
+    country: str = ""  # the country taxed: the customer's, or the one the page asked for
+    country_needed: bool = False  # no country known yet and tax depends on it: the page asks
 
 
 @dataclass(frozen=True)
@@ -157,18 +160,23 @@ class _Target:
 
 def checkout_summary(
     session: Session, *, user: CurrentUser, price_id: int | None = None, pack_slug: str | None = None,
-    quantity: int = 1,
+    quantity: int = 1, billing_country: str = "",
 ) -> CheckoutSummary:
-    """What the customer is about to buy, priced from the catalog and taxed for their country."""
+    """What the customer is about to buy, priced from the catalog and taxed for their country (or,
+    when we know none yet, for `billing_country`, the one the page asks for)."""
     customer = _customer(session, user)
     target = _target(session, price_id, pack_slug, quantity)
     settings = get_settings()
     locale = customer.locale or user.locale
     currency = target.currency
     amount = target.unit_amount * target.quantity
-    rule = applied_tax(customer, currency)
+    country = customer.country or _country_code(billing_country)
+    # Not kept yet: a country the page asked for prices the summary as the invoice will be.
+    buyer = customer if customer.country else SimpleNamespace(country=country, tax_id=customer.tax_id)
+    rule = applied_tax(buyer, currency)
     totals = invoice_totals([_TaxLine(amount, rule.rate, rule.inclusive)], quantum=stripe_currencies.quantum(currency),
                             rounding=rule.rounding)
+    country_needed = not customer.country and bool(settings.tax_rates)
 
     def money(value: int) -> str:
         return format_money(value, currency, locale)
@@ -204,7 +212,7 @@ def checkout_summary(
         lines=lines,
         subtotal_label=money(totals.subtotal),
         tax_label=tax_label,
-        tax_rule_label=rule.label,
+        tax_rule_label=TAX_DEPENDS if country_needed and not country else rule.label,
         total_label=money(totals.total),
         total_amount=totals.total,
         currency=currency,
@@ -214,6 +222,8 @@ def checkout_summary(
         price_id=target.price.id if target.price else None,
         pack_slug=target.pack.slug if target.pack else None,
         quantity=target.quantity,
+        country=country,
+        country_needed=country_needed,
     )
 
 
@@ -228,22 +238,25 @@ def begin_card_setup(session: Session, *, user: CurrentUser) -> CardSetup:
 
 
 def pay(
-    session: Session, *, user: CurrentUser, setup_intent_id: str, price_id: int | None = None,
-    pack_slug: str | None = None, quantity: int = 1, client_ip: str = "",
+    session: Session, *, user: CurrentUser, setup_intent_id: str | None = None, card_id: int | None = None,
+    attempt: str = "", price_id: int | None = None, pack_slug: str | None = None, quantity: int = 1,
+    billing_country: str = "", client_ip: str = "",
 ) -> CheckoutOutcome:
-    """Charge the card saved by `setup_intent_id` for a subscription or a credit pack.
+    """Charge a card for a subscription or a credit pack: the card just saved by `setup_intent_id`,
+    or a saved one (`card_id`, ours; `attempt` names this try, so a credit pack gets one invoice
+    per try). `billing_country` is the country the page asked for when we know none yet.
 
     `client_ip` is the browser's address as the server saw it (for the fraud guard)."""
     now = utcnow()
     customer = _customer(session, user)
     target = _target(session, price_id, pack_slug, quantity)
+    if (setup_intent_id is None) == (card_id is None):
+        raise DomainError("Pick a saved card or enter a new one.")
     # One checkout at a time per customer (a double click waits, then finds the first outcome).
     repository.lock_customer(session, customer.id)
+    _require_country(session, customer, billing_country)
     gw = stripe_gateway.gateway()
-    card = payment_methods.card_from_setup_intent(gw, customer, setup_intent_id)
-    # The card just saved becomes the default for renewals, at Stripe and here.
-    payment_methods.store_card(session, gw, customer, card, make_default=True)
-
+    card, new = _paying_card(session, gw, customer, setup_intent_id, card_id)
     if target.kind == "subscription":
         replay = _subscription_replay(session, user, customer, target, card.id)
         if replay is not None:
@@ -252,12 +265,16 @@ def pay(
             session, customer_id=customer.id, price_id=target.price.id, quantity=target.quantity, now=now
         )
         if subscribed.invoice is None:
+            # A trial charges nothing now: the card is kept for its end.
+            payment_methods.store_card(session, gw, customer, card, make_default=True)
             return _trial_outcome(user, customer, subscribed.subscription, target)
         invoice = subscribed.invoice
     else:
-        invoice = _pack_invoice(session, customer, target, setup_intent_id, now)
+        if new is False and (not isinstance(attempt, str) or not attempt.isalnum() or len(attempt) > 40):
+            raise DomainError("This checkout has expired. Reload the page and try again.")
+        invoice = _pack_invoice(session, customer, target, setup_intent_id or f"card-{card_id}-{attempt}", now)
     _keep_before_charging(session, customer)
-    return _charge(session, gw, user, customer, invoice, card, now, client_ip)
+    return _charge(session, gw, user, customer, invoice, card, now, client_ip, new_card=new)
 
 
 def invoice_summary(session: Session, *, user: CurrentUser, invoice_id: int) -> CheckoutSummary:
@@ -316,13 +333,10 @@ def pay_invoice(
     if (setup_intent_id is None) == (card_id is None):
         raise DomainError("Pick a saved card or enter a new one.")
     gw = stripe_gateway.gateway()
-    if card_id is not None:
-        card = payment_methods.card_info(payment_methods.own_card(session, customer, card_id))
-    else:
-        card = payment_methods.card_from_setup_intent(gw, customer, setup_intent_id)
-        # Not through the dunning hook: the charge below is the retry it would make.
-        payment_methods.store_card(session, gw, customer, card, make_default=True)
-    return _charge(session, gw, user, customer, repository.lock_invoice(session, invoice.id), card, now, client_ip)
+    # Not through the dunning hook when the new card becomes the default: this charge is its retry.
+    card, new = _paying_card(session, gw, customer, setup_intent_id, card_id)
+    return _charge(session, gw, user, customer, repository.lock_invoice(session, invoice.id), card, now, client_ip,
+                   new_card=new)
 
 
 def confirm_after_action(session: Session, *, user: CurrentUser, payment_intent_id: str) -> CheckoutOutcome:
@@ -339,12 +353,17 @@ def confirm_after_action(session: Session, *, user: CurrentUser, payment_intent_
         with _stripe_errors():
             result = gw.retrieve_payment_intent(payment_intent_id)
         _apply(session, payment, result, utcnow())
+        card_key = f"invoice:{payment.invoice_id}:pm:"
+        if payment.idempotency_key.startswith(card_key):
+            # A card that needed 3-D Secure at checkout: kept once it paid, let go if it did not. Its
+            # id is in our key (Stripe drops it from a PaymentIntent whose authentication failed).
+            _keep_or_let_go(session, gw, customer, payment.status, payment.idempotency_key[len(card_key):])
     return _outcome(session, user, payment, result)
 
 
 def begin_hosted_checkout(
     session: Session, *, user: CurrentUser, success_url: str, cancel_url: str, price_id: int | None = None,
-    pack_slug: str | None = None, quantity: int = 1,
+    pack_slug: str | None = None, quantity: int = 1, billing_country: str = "",
 ) -> HostedCheckout:
     """A Stripe Checkout Session paying the first invoice of a subscription, or a credit pack.
 
@@ -359,6 +378,7 @@ def begin_hosted_checkout(
     customer = _customer(session, user)
     target = _target(session, price_id, pack_slug, quantity)
     repository.lock_customer(session, customer.id)
+    _require_country(session, customer, billing_country)
     gw = stripe_gateway.gateway()
     stripe_customer_id = ensure_stripe_customer(session, gw, customer, user)
     invoice = _invoice_to_collect(session, customer, target, now)
@@ -438,7 +458,7 @@ def _keep_checkout_card(session: Session, customer: Customer, payment_intent_id:
 
 def pay_with_wallet(
     session: Session, *, user: CurrentUser, method: str, return_url: str, price_id: int | None = None,
-    pack_slug: str | None = None, quantity: int = 1,
+    pack_slug: str | None = None, quantity: int = 1, billing_country: str = "",
 ) -> CheckoutOutcome:
     """Pay the first invoice (or a credit pack) with Alipay or WeChat Pay when they are enabled.
 
@@ -459,6 +479,7 @@ def pay_with_wallet(
         raise DomainError(f"{name} does not take payments in {target.currency}; it takes "
                           f"{', '.join(sorted(accepted))}. Pay by card instead.")
     repository.lock_customer(session, customer.id)
+    _require_country(session, customer, billing_country)
     gw = stripe_gateway.gateway()
     stripe_customer_id = ensure_stripe_customer(session, gw, customer, user)
     invoice = _invoice_to_collect(session, customer, target, now)
@@ -538,6 +559,15 @@ class _TaxLine:
     amount: int
     rate: Decimal
     inclusive: bool
+
+
+def _country_code(value: str) -> str:
+    """A country code the page sent, if it is one ("" otherwise)."""
+    # Imported here: billing_details imports this module (ensure_stripe_customer).
+    from billing_portal.billing.billing_details import countries
+
+    code = value.strip().upper() if isinstance(value, str) else ""
+    return code if code in countries() else ""
 
 
 def ensure_stripe_customer(session: Session, gw, customer: Customer, user: CurrentUser) -> str:
@@ -666,7 +696,8 @@ _STATUS = {
 
 
 def _charge(session: Session, gw, user: CurrentUser, customer: Customer, invoice: Invoice, card: CardInfo,
-            now: datetime, client_ip: str) -> CheckoutOutcome:
+            now: datetime, client_ip: str, *, new_card: bool) -> CheckoutOutcome:
+    """Charge the invoice with `card`; a `new_card` (typed on this page) is kept only if it paid."""
     key = _payment_key(invoice, card.id)
     existing = repository.payment_by_key(session, key)
     if existing is not None:
@@ -676,6 +707,8 @@ def _charge(session: Session, gw, user: CurrentUser, customer: Customer, invoice
             with _stripe_errors():
                 result = gw.retrieve_payment_intent(existing.stripe_payment_intent_id)
             _apply(session, existing, result, now)
+        if new_card:
+            _keep_or_let_go(session, gw, customer, existing.status, card.id, card)
         return _outcome(session, user, existing, result)
     if invoice.status != InvoiceStatus.OPEN:
         if invoice.status == InvoiceStatus.PAID and invoice.total == 0:
@@ -690,6 +723,9 @@ def _charge(session: Session, gw, user: CurrentUser, customer: Customer, invoice
         # Recorded (the caller commits), so the attempt still counts; Stripe is never asked.
         logger.warning("checkout charge of invoice %s blocked by the fraud guard (assessment %s, score %s)",
                        invoice.id, risk.id, risk.score)
+        if new_card:
+            _keep_or_let_go(session, gw, customer, PaymentStatus.FAILED, card.id, card)
+        credits.void_unpaid_pack_invoice(session, invoice, now=now)
         return _blocked_outcome(user, invoice)
     with _stripe_errors():
         payment, result = payments.charge_invoice(
@@ -697,7 +733,56 @@ def _charge(session: Session, gw, user: CurrentUser, customer: Customer, invoice
             idempotency_key=key, off_session=False, card_brand=card.brand, card_last4=card.last4, now=now,
         )
     fraud.link_payment(session, risk, payment.id)
+    if new_card:
+        _keep_or_let_go(session, gw, customer, payment.status, card.id, card)
     return _outcome(session, user, payment, result)
+
+
+def _paying_card(session: Session, gw, customer: Customer, setup_intent_id: str | None,
+                 card_id: int | None) -> tuple[CardInfo, bool]:
+    """The card this checkout charges, and whether it is new (typed on the page, not kept yet)."""
+    if card_id is not None:
+        return payment_methods.card_info(payment_methods.own_card(session, customer, card_id)), False
+    return payment_methods.card_from_setup_intent(gw, customer, setup_intent_id), True
+
+
+def _keep_or_let_go(session: Session, gw, customer: Customer, status: str, payment_method_id: str,
+                    card: CardInfo | None = None) -> None:
+    """A card typed at checkout is saved (as the default renewals charge) only once it paid; when
+    its charge failed it is detached at Stripe and never listed, so a card that does not work never
+    replaces one that does. A card already saved (a row of ours) stays as it is either way.
+    Pending or waiting for 3-D Secure: decided when the outcome is known (confirm_after_action)."""
+    if repository.payment_method_by_stripe_id(session, payment_method_id) is not None:
+        return
+    status = PaymentStatus(status)
+    if status == PaymentStatus.SUCCEEDED:
+        if card is None:
+            with _stripe_errors():
+                card = gw.attach_payment_method(payment_method_id, customer.stripe_customer_id)
+        payment_methods.store_card(session, gw, customer, card, make_default=True)
+    elif status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+        try:
+            gw.detach_card(payment_method_id, stripe_customer_id=customer.stripe_customer_id)
+        except StripeGatewayError:
+            # Not listed here either way; Stripe keeps an unused card that renewals never charge.
+            logger.warning("the declined card %s could not be detached at Stripe", payment_method_id)
+
+
+TAX_DEPENDS = "Tax depends on your billing country."
+COUNTRY_NEEDED = "Choose your billing country: the tax on this purchase depends on it."
+
+
+def _require_country(session: Session, customer: Customer, billing_country: str) -> None:
+    """Where tax applies (TAX_RATES names a country), the customer's country decides it: a first
+    checkout without one takes the country the page asked for and keeps it in the billing details."""
+    if customer.country or not get_settings().tax_rates:
+        return
+    code = _country_code(billing_country)
+    if not code:
+        raise DomainError(COUNTRY_NEEDED)
+    customer.country = code
+    session.add(customer)
+    session.flush()
 
 
 def _apply(session: Session, payment: Payment, result: ChargeResult, now: datetime) -> None:

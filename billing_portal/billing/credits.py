@@ -13,6 +13,10 @@ Rules:
 - Credit packs: an invoice with billing_reason "credit_pack" and the key
   `credit_pack:{customer_id}:{pack_id}:{quantity}:{attempt}` grants `credits × quantity` and
   `bonus_credits × quantity` once, keyed `credit_pack_invoice:{invoice_id}:credits|bonus`.
+- A credit pack is a one-off purchase, never a debt: its invoice is voided as soon as its charge is
+  declined or blocked (`void_unpaid_pack_invoice`), and one left behind (3-D Secure never finished,
+  Stripe's page left) is never "waiting for payment" (repository.open_invoice_totals leaves pack
+  invoices out) and is voided by the customer's next pack checkout.
 """
 
 from dataclasses import dataclass
@@ -21,9 +25,9 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from billing_portal.billing import repository
+from billing_portal.billing import invoices, repository
 from billing_portal.billing.errors import DomainError, NotFound
-from billing_portal.models import CreditLedgerEntry, CreditPack, Invoice, InvoiceStatus
+from billing_portal.models import CreditLedgerEntry, CreditPack, Invoice, InvoiceStatus, PaymentStatus
 from billing_portal.models.types import utcnow
 
 CREDIT_PACK_REASON = "credit_pack"
@@ -105,6 +109,21 @@ def clawback(
 
 def pack_invoice_key(customer_id: int, pack_id: int, quantity: int, attempt: str) -> str:
     return f"{CREDIT_PACK_REASON}:{customer_id}:{pack_id}:{quantity}:{attempt}"
+
+
+# A payment in these states has taken, or may still take, the invoice's money.
+_LIVE_PAYMENTS = (PaymentStatus.SUCCEEDED, PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
+
+
+def void_unpaid_pack_invoice(session: Session, invoice: Invoice, *, now: datetime | None = None) -> bool:
+    """Void a credit pack's open invoice once no payment on it is paid or in flight (a declined or
+    blocked charge): the number stays used, nothing is owed. True when it was voided."""
+    if invoice.billing_reason != CREDIT_PACK_REASON or invoice.status != InvoiceStatus.OPEN or invoice.amount_paid:
+        return False
+    if any(p.status in _LIVE_PAYMENTS for p in repository.payments_of_invoice(session, invoice.id)):
+        return False
+    invoices.void(session, invoice.id, now=now)
+    return True
 
 
 def pack_order_of(invoice: Invoice) -> PackOrder | None:

@@ -317,6 +317,8 @@ def apply_intent_status(
         invoice = session.get(Invoice, payment.invoice_id)
         if invoice is not None and invoice.status == InvoiceStatus.OPEN:
             subscriptions.invoice_payment_failed(session, invoice)
+            # A declined one-off purchase leaves no debt (a renewal's invoice stays open for dunning).
+            credits.void_unpaid_pack_invoice(session, invoice, now=now)
     return True
 
 

@@ -528,10 +528,11 @@ def storage_used_bytes(session: Session, customer_id: int) -> int:
 
 
 def open_invoice_totals(session: Session, customer_id: int) -> tuple[int, str, int]:
-    """(amount still due, currency, count) over the customer's open invoices."""
+    """(amount still due, currency, count) over the customer's open invoices that are debts: a
+    credit pack's invoice is an offer left unpaid, never owed (billing/credits.py)."""
     rows = session.exec(
         select(Invoice.total - Invoice.amount_paid, Invoice.currency).where(
-            Invoice.customer_id == customer_id, Invoice.status == "open"
+            Invoice.customer_id == customer_id, Invoice.status == "open", Invoice.billing_reason != "credit_pack"
         )
     ).all()
     currency = rows[0][1] if rows else ""
@@ -833,9 +834,10 @@ def payment_method_by_fingerprint(session: Session, customer_id: int, fingerprin
 
 
 def oldest_open_invoice_id(session: Session, customer_id: int) -> int | None:
-    """The customer's open invoice to pay first (the oldest), or None."""
+    """The customer's open invoice to pay first (the oldest; never a credit pack's), or None."""
     return session.exec(
-        select(Invoice.id).where(Invoice.customer_id == customer_id, Invoice.status == "open").order_by(Invoice.id)
+        select(Invoice.id).where(Invoice.customer_id == customer_id, Invoice.status == "open",
+                                 Invoice.billing_reason != "credit_pack").order_by(Invoice.id)
     ).first()
 
 

@@ -8,22 +8,8 @@ import reflex as rx
 
 from billing_portal.components.billing import labelled, loading_block
 from billing_portal.components.forms import error_callout
-from billing_portal.components.layout import page_shell, section_tabs
+from billing_portal.components.layout import ADMIN_TABS, page_shell, section_tabs
 from billing_portal.state.admin import AdminState
-
-ADMIN_TABS = [
-    ("Dashboard", "/admin"),
-    ("Customers", "/admin/customers"),
-    ("Refunds", "/admin/refunds"),
-    ("Reconciliation", "/admin/reconciliation"),
-    ("Webhooks", "/admin/webhooks"),
-    ("Endpoints", "/admin/webhook-endpoints"),
-    ("API keys", "/admin/api-keys"),
-    ("Catalog", "/admin/catalog"),
-    ("Audit", "/admin/audit"),
-    ("Alerts", "/admin/alerts"),
-    ("Risk", "/admin/risk"),
-]
 
 
 def admin_denied() -> rx.Component:
@@ -67,7 +53,6 @@ def admin_shell(title: str, content: rx.Component, *, subtitle: str = "", active
             body,
             rx.cond(AdminState.admin_denied, admin_denied(), loading_block()),
         ),
-        max_width="1280px",
     )
 
 

@@ -5,16 +5,12 @@ No state logic here beyond reading the vars given; handlers live in state/billin
 
 import reflex as rx
 
-from billing_portal.components.layout import section_tabs
+from billing_portal.components.layout import BILLING_TABS, section_tabs
 from billing_portal.state.billing import ALL, BannerView, BillingState, HistoryRowView
 
 # Read by screen readers, not shown (a column header whose cells explain themselves).
 SR_ONLY = {"position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
            "clip": "rect(0 0 0 0)", "whiteSpace": "nowrap"}
-
-BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history"),
-                ("Payment methods", "/billing/payment-methods"), ("Usage", "/billing/usage"),
-                ("Credits", "/billing/credits"), ("Files", "/billing/files"), ("Details", "/billing/details")]
 
 
 def status_color(group) -> rx.Var:

@@ -5,6 +5,8 @@ No logic beyond reading the vars of state/checkout.py.
 
 import reflex as rx
 
+from billing_portal.billing.billing_details import countries
+from billing_portal.components.forms import block_callout
 from billing_portal.state.checkout import (
     CARD_ELEMENT_ID,
     NEW_CARD,
@@ -45,6 +47,40 @@ def _summary_line(line: SummaryLineView) -> rx.Component:
     )
 
 
+def _country_question() -> rx.Component:
+    """Tax depends on the billing country and we know none yet: asked here, kept when paying."""
+    return rx.vstack(
+        rx.el.label("Billing country", html_for="checkout-country", font_size="var(--font-size-2)",
+                    font_weight="500"),
+        # A native select: 250 countries, type-ahead and the phone's own picker come with it.
+        rx.el.select(
+            rx.el.option("Choose your country", value=""),
+            *[rx.el.option(name, value=code) for code, name in sorted(countries().items(), key=lambda c: c[1])],
+            id="checkout-country",
+            value=CheckoutState.billing_country,
+            on_change=CheckoutState.set_billing_country,
+            auto_complete="country",
+            aria_describedby="summary-tax-rule",
+            disabled=CheckoutState.paying,
+            style={
+                "width": "100%",
+                "height": "var(--space-7)",
+                "padding": "0 var(--space-3)",
+                "fontSize": "var(--font-size-2)",
+                "borderRadius": "var(--radius-2)",
+                "border": f"1px solid {rx.color('gray', 7)}",
+                "background": rx.color("gray", 1),
+                "color": rx.color("gray", 12),
+            },
+        ),
+        rx.text("Tax follows your billing country. It is saved with your billing details when you pay.",
+                size="1", color=rx.color("gray", 10)),
+        spacing="1",
+        width="100%",
+        id="country-question",
+    )
+
+
 def order_summary() -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -71,6 +107,7 @@ def order_summary() -> rx.Component:
                 width="100%",
             ),
             rx.separator(size="4"),
+            rx.cond(CheckoutState.country_needed, _country_question()),
             rx.vstack(
                 _money_row("Subtotal", CheckoutState.subtotal_label, id="summary-subtotal"),
                 _money_row("Tax", CheckoutState.tax_label, id="summary-tax"),
@@ -86,7 +123,7 @@ def order_summary() -> rx.Component:
             rx.cond(
                 CheckoutState.trial_days > 0,
                 _money_row(
-                    rx.text("After your ", CheckoutState.trial_days.to_string(), "-day trial"),
+                    rx.fragment("After your ", CheckoutState.trial_days.to_string(), "-day trial"),
                     CheckoutState.total_label,
                     id="summary-after-trial",
                 ),
@@ -94,7 +131,7 @@ def order_summary() -> rx.Component:
             rx.cond(
                 CheckoutState.trial_days > 0,
                 rx.callout(
-                    rx.text(
+                    rx.fragment(
                         "Your ", CheckoutState.trial_days.to_string(), "-day free trial starts today. ",
                         "We save your card now and charge it only when the trial ends; cancel before then ",
                         "and you pay nothing.",
@@ -232,7 +269,7 @@ def _pay_button(label: rx.Component, *, on_click, disabled) -> rx.Component:
     return rx.button(
         rx.cond(
             CheckoutState.paying,
-            rx.hstack(rx.spinner(size="2"), rx.text(CheckoutState.step), spacing="2", align="center"),
+            rx.hstack(rx.spinner(size="2"), rx.text(CheckoutState.step, as_="span"), spacing="2", align="center"),
             label,
         ),
         on_click=on_click,
@@ -277,9 +314,9 @@ def card_form() -> rx.Component:
             ),
             rx.cond(
                 CheckoutState.pay_error != "",
-                rx.callout(
+                block_callout(
                     rx.vstack(
-                        rx.text(CheckoutState.pay_error, weight="medium", id="pay-error-message"),
+                        rx.text(CheckoutState.pay_error, size="2", weight="medium", id="pay-error-message"),
                         rx.cond(CheckoutState.pay_error_note != "", rx.text(CheckoutState.pay_error_note, size="1")),
                         spacing="1",
                     ),
@@ -292,9 +329,9 @@ def card_form() -> rx.Component:
             ),
             rx.cond(
                 CheckoutState.pending_message != "",
-                rx.callout(
+                block_callout(
                     rx.vstack(
-                        rx.text(CheckoutState.pending_message, id="pay-pending-message"),
+                        rx.text(CheckoutState.pending_message, size="2", id="pay-pending-message"),
                         rx.link("See your billing history", href="/billing/history", size="2", weight="medium"),
                         spacing="1",
                     ),
@@ -306,7 +343,7 @@ def card_form() -> rx.Component:
                 ),
             ),
             _pay_button(
-                rx.text(CheckoutState.pay_label),
+                rx.text(CheckoutState.pay_label, as_="span"),
                 on_click=CheckoutState.pay,
                 disabled=(CheckoutState.paying | (CheckoutState.pending_message != "")
                           | (~CheckoutState.card_ready & (CheckoutState.selected_card == NEW_CARD))),
@@ -343,7 +380,7 @@ def hosted_payment() -> rx.Component:
                            width="100%", id="pay-error"),
             ),
             _pay_button(
-                rx.hstack(rx.text(CheckoutState.pay_label), rx.icon("external_link", size=16), spacing="2",
+                rx.hstack(rx.text(CheckoutState.pay_label, as_="span"), rx.icon("external_link", size=16), spacing="2",
                           align="center"),
                 on_click=CheckoutState.pay_hosted,
                 disabled=CheckoutState.paying,

@@ -50,6 +50,17 @@ def error_callout(message: rx.Var[str]) -> rx.Component:
     )
 
 
+def block_callout(content: rx.Component, *, icon: str, color_scheme: str, **props) -> rx.Component:
+    """A callout around block content (a stack, a row with a button): `rx.callout(child)` wraps its
+    child in Radix's callout text, a <p>, where a <div> or another <p> breaks hydration."""
+    return rx.callout.root(
+        rx.callout.icon(rx.icon(icon)),
+        content,
+        color_scheme=color_scheme,
+        **props,
+    )
+
+
 def auth_card(title: str, subtitle: str, form: rx.Component, footer: rx.Component) -> rx.Component:
     return rx.center(
         rx.card(

@@ -5,8 +5,31 @@ import reflex as rx
 from billing_portal.state.auth import SIGN_OUT_JS, AuthState
 
 PRODUCT_NAME = "Billing Portal"
-BILLING_LINKS = [("Billing", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history")]
-BILLING_LINKS.append(("Usage", "/billing/usage"))
+# Every page's content column: one width, so the header, the tabs and the page never jump.
+CONTENT_WIDTH = "1120px"
+PAD_X = ["16px", "16px", "24px"]
+# The top bar's billing links on a desktop; the phone menu lists every billing section.
+BILLING_LINKS = [("Billing", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history"),
+                 ("Usage", "/billing/usage")]
+BILLING_TABS = [("Overview", "/billing"), ("Plan", "/billing/plan"), ("History", "/billing/history"),
+                ("Payment methods", "/billing/payment-methods"), ("Usage", "/billing/usage"),
+                ("Credits", "/billing/credits"), ("Files", "/billing/files"), ("Details", "/billing/details")]
+ADMIN_TABS = [
+    ("Dashboard", "/admin"),
+    ("Customers", "/admin/customers"),
+    ("Refunds", "/admin/refunds"),
+    ("Reconciliation", "/admin/reconciliation"),
+    ("Webhooks", "/admin/webhooks"),
+    ("Endpoints", "/admin/webhook-endpoints"),
+    ("API keys", "/admin/api-keys"),
+    ("Catalog", "/admin/catalog"),
+    ("Audit", "/admin/audit"),
+    ("Alerts", "/admin/alerts"),
+    ("Risk", "/admin/risk"),
+]
+# Below Reflex's md breakpoint (768 px) the bar shows the menu button instead of its links.
+PHONE_ONLY = ["flex", "flex", "none"]
+DESKTOP_ONLY = ["none", "none", "flex"]
 
 
 def link_button(label: str, href: str, **props) -> rx.Component:
@@ -43,6 +66,66 @@ def section_tabs(tabs: list[tuple[str, str]], active: str, label: str) -> rx.Com
     )
 
 
+def _bar_link(label: str, href: str, **props) -> rx.Component:
+    return rx.link(label, href=href, size="2", weight="medium", color_scheme="gray", high_contrast=True,
+                   underline="hover", white_space="nowrap", **props)
+
+
+def _menu_link(label: str, href: str) -> rx.Component:
+    # The item is the link itself (as_child): a real <a>, opened by click, Enter or a tap. A plain
+    # <a>: Radix's Slot needs one element child, and rx.link renders two (Radix Link, router Link).
+    return rx.menu.item(rx.el.a(label, href=href, style={"textDecoration": "none", "color": "inherit"}),
+                        as_child=True, class_name="menu-link")
+
+
+def _menu_heading(text: str) -> rx.Component:
+    # Reflex has no menu label: a small heading line between the groups, skipped by arrow keys.
+    return rx.text(text, size="1", weight="medium", color=rx.color("gray", 10), padding_x="12px", padding_y="4px",
+                   as_="div")
+
+
+def _phone_menu() -> rx.Component:
+    """The header's menu on a phone: every page the top bar links to on a desktop, and more."""
+    return rx.box(
+        rx.menu.root(
+            rx.menu.trigger(
+                rx.icon_button(rx.icon("menu", size=20), variant="ghost", color_scheme="gray", size="3",
+                               aria_label="Menu", id="nav-menu-button"),
+            ),
+            rx.menu.content(
+                _menu_link("Pricing", "/pricing"),
+                rx.cond(
+                    AuthState.signed_in,
+                    rx.fragment(
+                        rx.menu.separator(),
+                        _menu_heading("Billing"),
+                        *[_menu_link(label, href) for label, href in BILLING_TABS],
+                        rx.cond(
+                            AuthState.user_is_admin,
+                            rx.fragment(
+                                rx.menu.separator(),
+                                _menu_heading("Admin"),
+                                *[_menu_link(label, href) for label, href in ADMIN_TABS],
+                            ),
+                        ),
+                    ),
+                    rx.fragment(
+                        _menu_link("Sign in", "/login"),
+                        _menu_link("Sign up", "/signup"),
+                    ),
+                ),
+                align="end",
+                size="2",
+                id="nav-menu",
+                max_height="calc(100vh - 72px)",
+                overflow_y="auto",
+            ),
+            modal=False,
+        ),
+        display=PHONE_ONLY,
+    )
+
+
 def nav_bar() -> rx.Component:
     return rx.box(
         rx.hstack(
@@ -59,17 +142,7 @@ def nav_bar() -> rx.Component:
             ),
             rx.spacer(),
             rx.hstack(
-                # On a phone the logo is the way to pricing: the nav keeps to one line at 390 px.
-                rx.link(
-                    "Pricing",
-                    href="/pricing",
-                    size="2",
-                    weight="medium",
-                    color_scheme="gray",
-                    high_contrast=True,
-                    underline="hover",
-                    display=["none", "block"],
-                ),
+                _bar_link("Pricing", "/pricing", display=DESKTOP_ONLY),
                 rx.cond(
                     AuthState.signed_in,
                     rx.hstack(
@@ -88,39 +161,19 @@ def nav_bar() -> rx.Component:
                                 id="nav-back",
                             ),
                         ),
-                        rx.cond(
-                            AuthState.user_is_admin,
-                            rx.link(
-                                "Admin",
-                                href="/admin",
-                                size="2",
-                                weight="medium",
-                                color_scheme="gray",
-                                high_contrast=True,
-                                underline="hover",
-                                id="nav-admin",
-                            ),
-                        ),
-                        # The billing pages carry their own tabs, so on a phone these stay hidden.
-                        *[
-                            rx.link(
-                                label,
-                                href=href,
-                                size="2",
-                                weight="medium",
-                                color_scheme="gray",
-                                high_contrast=True,
-                                underline="hover",
-                                display=["none", "none", "block"],
-                            )
-                            for label, href in BILLING_LINKS
-                        ],
+                        rx.cond(AuthState.user_is_admin, _bar_link("Admin", "/admin", id="nav-admin",
+                                                                  display=DESKTOP_ONLY)),
+                        *[_bar_link(label, href, display=DESKTOP_ONLY) for label, href in BILLING_LINKS],
                         rx.text(
                             AuthState.user_email,
                             size="2",
                             color=rx.color("gray", 11),
-                            display=["none", "none", "block"],
+                            display=["none", "none", "none", "block"],
                             id="nav-user-email",
+                            max_width="220px",
+                            overflow="hidden",
+                            text_overflow="ellipsis",
+                            white_space="nowrap",
                         ),
                         rx.button(
                             "Sign out",
@@ -130,32 +183,24 @@ def nav_bar() -> rx.Component:
                             size="2",
                         ),
                         align="center",
-                        spacing="3",
+                        spacing="4",
                     ),
                     rx.hstack(
-                        rx.link(
-                            "Sign in",
-                            href="/login",
-                            size="2",
-                            weight="medium",
-                            color_scheme="gray",
-                            high_contrast=True,
-                            underline="hover",
-                            white_space="nowrap",
-                        ),
+                        _bar_link("Sign in", "/login", display=DESKTOP_ONLY),
                         link_button("Sign up", "/signup", size="2", white_space="nowrap"),
                         align="center",
-                        spacing="3",
+                        spacing="4",
                     ),
                 ),
+                _phone_menu(),
                 align="center",
                 spacing="4",
             ),
             align="center",
             width="100%",
-            max_width="1120px",
+            max_width=CONTENT_WIDTH,
             margin_x="auto",
-            padding_x=["16px", "16px", "24px"],
+            padding_x=PAD_X,
             height="60px",
         ),
         as_="header",
@@ -168,16 +213,17 @@ def nav_bar() -> rx.Component:
     )
 
 
-def page_shell(*children: rx.Component, max_width: str = "1120px") -> rx.Component:
+def page_shell(*children: rx.Component) -> rx.Component:
+    """Every page, customer and admin: the header, then the content in the one content width."""
     return rx.box(
         nav_bar(),
         rx.el.main(
             rx.box(
                 *children,
                 width="100%",
-                max_width=max_width,
+                max_width=CONTENT_WIDTH,
                 margin_x="auto",
-                padding_x=["16px", "16px", "24px"],
+                padding_x=PAD_X,
                 padding_y=["24px", "32px", "48px"],
             ),
         ),

@@ -156,5 +156,4 @@ def billing_credits_page() -> rx.Component:
             spacing="5",
             width="100%",
         ),
-        max_width="1120px",
     )

@@ -162,5 +162,4 @@ def billing_details_page() -> rx.Component:
             spacing="5",
             width="100%",
         ),
-        max_width="880px",
     )

@@ -407,5 +407,4 @@ def billing_files_page() -> rx.Component:
             spacing="5",
             width="100%",
         ),
-        max_width="1120px",
     )

@@ -183,5 +183,4 @@ def billing_history_page() -> rx.Component:
             spacing="5",
             width="100%",
         ),
-        max_width="1120px",
     )

@@ -185,5 +185,4 @@ def billing_overview_page() -> rx.Component:
             spacing="5",
             width="100%",
         ),
-        max_width="960px",
     )

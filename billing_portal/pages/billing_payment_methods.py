@@ -189,5 +189,4 @@ def billing_payment_methods_page() -> rx.Component:
             spacing="5",
             width="100%",
         ),
-        max_width="960px",
     )

@@ -4,7 +4,7 @@ words; cancel (at period end or now) with a reason; resume; pause and unpause.""
 import reflex as rx
 
 from billing_portal.components.billing import guarded, no_subscription, notice_callout, page_header, subscription_badge
-from billing_portal.components.forms import error_callout
+from billing_portal.components.forms import block_callout, error_callout
 from billing_portal.state.billing import PlanOptionView, PlanState, PreviewLineView
 from billing_portal.components.layout import link_button, page_shell
 from billing_portal.state.pricing import INTERVAL_OPTIONS
@@ -347,7 +347,7 @@ def _cancel_card() -> rx.Component:
 
 
 def _pay_now() -> rx.Component:
-    return rx.callout(
+    return block_callout(
         rx.flex(
             rx.text("An invoice is waiting for payment.", size="2"),
             link_button("Pay now", PlanState.pay_href, size="2", color_scheme="amber", id="pay-open-invoice"),
@@ -394,5 +394,4 @@ def billing_plan_page() -> rx.Component:
             spacing="5",
             width="100%",
         ),
-        max_width="960px",
     )

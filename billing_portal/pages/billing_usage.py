@@ -267,5 +267,4 @@ def billing_usage_page() -> rx.Component:
             spacing="5",
             width="100%",
         ),
-        max_width="1040px",
     )

@@ -63,5 +63,4 @@ def checkout_page() -> rx.Component:
             spacing="5",
             width="100%",
         ),
-        max_width="960px",
     )

@@ -23,5 +23,4 @@ def checkout_success_page() -> rx.Component:
                 rx.cond(CheckoutSuccessState.loaded, receipt_card(), loading_block("Loading your receipt…")),
             ),
         ),
-        max_width="720px",
     )

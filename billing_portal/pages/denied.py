@@ -10,4 +10,4 @@ TITLE = "No access · Billing Portal"
 
 
 def denied_page() -> rx.Component:
-    return page_shell(access_denied(), max_width="720px")
+    return page_shell(access_denied())

@@ -25,6 +25,7 @@ holds this browser's state lock nor blocks the event loop; `paying` guards again
 import dataclasses
 import json
 import logging
+import secrets
 from urllib.parse import quote, urlencode
 
 import reflex as rx
@@ -319,6 +320,14 @@ def saved_card_view(card: payment_methods.CardView) -> SavedCardView:
                          card.expiry_status == "expired")
 
 
+def country_of_language(accept_language: str) -> str:
+    """A first guess at the billing country from the browser's language ("ko-KR,ko;q=0.9" -> "KR");
+    the page shows it for the customer to confirm or change. "" when it names no region."""
+    first = str(accept_language or "").split(",")[0].split(";")[0].strip()
+    region = first.replace("_", "-").split("-")[-1] if "-" in first or "_" in first else ""
+    return region.upper() if len(region) == 2 and region.isalpha() else ""
+
+
 def _current_path(router) -> str:
     query = urlencode({k: v for k, v in router.url.query_parameters.items() if isinstance(v, str)})
     return f"{ROUTE}?{query}" if query else ROUTE
@@ -340,9 +349,13 @@ class CheckoutState(AuthState):
     due_today_label: str = ""
     trial_days: int = 0
     quantity: int = 1
-    # Paying an open invoice: the customer's saved cards, and which one pays (or NEW_CARD).
+    # The customer's saved cards (offered in every checkout), and which one pays (or NEW_CARD).
     saved_cards: list[SavedCardView] = []
     selected_card: str = NEW_CARD
+    # When no billing country is known and tax depends on it, the page asks for one
+    # (billing_country, a guess from the browser's language at first).
+    country_needed: bool = False
+    billing_country: str = ""
 
     card_ready: bool = False
     card_error: str = ""
@@ -375,6 +388,7 @@ class CheckoutState(AuthState):
         self.subtotal_label = self.tax_label = self.tax_rule_label = self.total_label = self.due_today_label = ""
         self.trial_days, self.quantity = 0, 1
         self.saved_cards, self.selected_card = [], NEW_CARD
+        self.country_needed, self.billing_country = False, ""
         self.card_ready, self.card_error = False, ""
         self.paying, self.step, self.pay_error, self.pending_message = False, "", "", ""
         self.hosted = self.came_back = False
@@ -395,13 +409,13 @@ class CheckoutState(AuthState):
                     return None
                 if target.invoice_id is not None:
                     summary = checkout.invoice_summary(session, user=user, invoice_id=target.invoice_id)
-                    cards = payment_methods.list_cards(session, user=user, now=utcnow())
                 else:
                     summary = checkout.checkout_summary(
                         session, user=user, price_id=target.price_id, pack_slug=target.pack_slug,
-                        quantity=target.quantity,
+                        quantity=target.quantity, billing_country=country_of_language(
+                            self.router.headers.accept_language),
                     )
-                    cards = []
+                cards = payment_methods.list_cards(session, user=user, now=utcnow())
         except NotFound:
             self.denied = True
             return None
@@ -413,20 +427,11 @@ class CheckoutState(AuthState):
             self.load_error = UNEXPECTED
             return None
         self._target = target
-        self.kind, self.title, self.description = summary.kind, summary.title, summary.description
-        self.lines = [SummaryLineView(line.label, line.amount_label) for line in summary.lines]
-        self.subtotal_label, self.tax_label, self.tax_rule_label, self.total_label = (
-            summary.subtotal_label, summary.tax_label, summary.tax_rule_label, summary.total_label,
-        )
-        self.trial_days, self.quantity = summary.trial_days, summary.quantity
+        self._show_summary(summary, user.locale)
         self.saved_cards = [saved_card_view(card) for card in cards]
         usable = [card for card in self.saved_cards if not card.expired]
         default = next((card for card in usable if card.is_default), usable[0] if usable else None)
         self.selected_card = default.id if default else NEW_CARD
-        # With a trial the first invoice (total_label) is charged when the trial ends.
-        self.due_today_label = (
-            format_money(0, summary.currency, user.locale) if summary.trial_days > 0 else summary.total_label
-        )
         self.loaded = True
         # A free trial needs a card saved for its end: the card form, whatever the mode.
         self.hosted = get_settings().checkout_mode == "hosted" and summary.trial_days == 0
@@ -437,6 +442,45 @@ class CheckoutState(AuthState):
             mount_card_js(summary.stripe_js_url, summary.publishable_key),
             callback=CheckoutState.card_mounted,
         )
+
+    def _show_summary(self, summary: checkout.CheckoutSummary, locale: str) -> None:
+        self.kind, self.title, self.description = summary.kind, summary.title, summary.description
+        self.lines = [SummaryLineView(line.label, line.amount_label) for line in summary.lines]
+        self.subtotal_label, self.tax_label, self.tax_rule_label, self.total_label = (
+            summary.subtotal_label, summary.tax_label, summary.tax_rule_label, summary.total_label,
+        )
+        self.trial_days, self.quantity = summary.trial_days, summary.quantity
+        self.country_needed, self.billing_country = summary.country_needed, summary.country
+        # With a trial the first invoice (total_label) is charged when the trial ends.
+        self.due_today_label = (
+            format_money(0, summary.currency, locale) if summary.trial_days > 0 else summary.total_label
+        )
+
+    @rx.event
+    def set_billing_country(self, value: str):
+        """The country the page asked for: the summary is taxed for it again (kept only at pay)."""
+        target = self._target
+        if not self.country_needed or self.paying or target is None or target.invoice_id is not None:
+            return
+        try:
+            with session_scope() as session:
+                user = self._resolve_user(session)
+                if user is None:
+                    self.pay_error = SIGNED_OUT
+                    return
+                summary = checkout.checkout_summary(
+                    session, user=user, price_id=target.price_id, pack_slug=target.pack_slug,
+                    quantity=target.quantity, billing_country=str(value or "")[:2],
+                )
+        except DomainError as exc:
+            self.pay_error = str(exc)
+            return
+        except Exception:
+            logger.exception("checkout summary failed")
+            self.pay_error = UNEXPECTED
+            return
+        self.pay_error = ""
+        self._show_summary(summary, user.locale)
 
     @rx.event
     def card_mounted(self, result: dict):
@@ -469,14 +513,18 @@ class CheckoutState(AuthState):
             self.paying, self.step, self.pay_error = True, "Checking your card…", ""
             self._setup_intent_id = self._payment_intent_id = ""
             token, target, client_ip = self.session_token, self._target, self.router.session.client_ip
+            country = self.billing_country
+            if self.country_needed and not country:
+                self._fail(checkout.COUNTRY_NEEDED)
+                return
         try:
             rate_limits.hit("checkout", client_ip)
         except rate_limits.RateLimited as exc:
             async with self:
                 self._fail(str(exc))
             return
-        if saved and target.invoice_id is not None:
-            async for event in self._pay_with_saved_card(token, target.invoice_id, saved, client_ip):
+        if saved:
+            async for event in self._pay_with_saved_card(token, target, saved, client_ip, country):
                 yield event
             return
 
@@ -494,8 +542,11 @@ class CheckoutState(AuthState):
         async with self:
             if self.paying or not self.loaded or not self.hosted or self._target is None:
                 return
+            if self.country_needed and not self.billing_country:
+                self._fail(checkout.COUNTRY_NEEDED)
+                return
             self.paying, self.step, self.pay_error, self.came_back = True, "Opening secure payment…", "", False
-            token, target = self.session_token, self._target
+            token, target, country = self.session_token, self._target, self.billing_country
         public = get_settings().public_url.rstrip("/")
         cancel = target_path(target)
         cancel += f"{'&' if '?' in cancel else '?'}canceled=1"
@@ -508,7 +559,7 @@ class CheckoutState(AuthState):
                 return checkout.begin_hosted_checkout(
                     session, user=user, price_id=target.price_id, pack_slug=target.pack_slug,
                     quantity=target.quantity, success_url=f"{public}{SUCCESS_ROUTE}?session_id={{CHECKOUT_SESSION_ID}}",
-                    cancel_url=f"{public}{cancel}",
+                    cancel_url=f"{public}{cancel}", billing_country=country,
                 )
 
         try:
@@ -545,6 +596,7 @@ class CheckoutState(AuthState):
                 return
             self.step = "Paying…"
             token, setup_intent_id, target = self.session_token, self._setup_intent_id, self._target
+            country = self.billing_country
             # The address the server sees (as for the rate limits), never one the browser states.
             client_ip = self.router.session.client_ip
 
@@ -559,15 +611,18 @@ class CheckoutState(AuthState):
                 return checkout.pay(
                     session, user=user, setup_intent_id=setup_intent_id,
                     price_id=target.price_id, pack_slug=target.pack_slug, quantity=target.quantity,
-                    client_ip=client_ip,
+                    billing_country=country, client_ip=client_ip,
                 )
 
         async for event in self._after_outcome(charge, "pay"):
             yield event
 
-    async def _pay_with_saved_card(self, token: str, invoice_id: int, card_id: str, client_ip: str):
+    async def _pay_with_saved_card(self, token: str, target: CheckoutTarget, card_id: str, client_ip: str,
+                                   country: str):
         async with self:
             self.step = "Paying…"
+        # One attempt per click: a credit pack bought with a saved card gets an invoice of its own.
+        attempt = secrets.token_hex(8)
 
         def charge():
             with session_scope() as session:
@@ -575,10 +630,16 @@ class CheckoutState(AuthState):
                 if user is None:
                     return None
                 # The id is checked against the signed-in customer's own cards by the service.
-                return checkout.pay_invoice(session, user=user, invoice_id=invoice_id, card_id=card_id_of(card_id),
-                                            client_ip=client_ip)
+                if target.invoice_id is not None:
+                    return checkout.pay_invoice(session, user=user, invoice_id=target.invoice_id,
+                                                card_id=card_id_of(card_id), client_ip=client_ip)
+                return checkout.pay(
+                    session, user=user, card_id=card_id_of(card_id), attempt=attempt, price_id=target.price_id,
+                    pack_slug=target.pack_slug, quantity=target.quantity, billing_country=country,
+                    client_ip=client_ip,
+                )
 
-        async for event in self._after_outcome(charge, "pay_invoice"):
+        async for event in self._after_outcome(charge, "pay_saved_card"):
             yield event
 
     @rx.event(background=True)

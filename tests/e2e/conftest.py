@@ -222,3 +222,28 @@ def app_server(tmp_path_factory, localstripe_url, app_database_url, storage_env)
 def app_url(app_server) -> str:
     """The app with the default settings (started once, restarted only after a test changed them)."""
     return app_server.ensure()
+
+
+class ConsoleGuard:
+    """Collects what a page logs as an error (console.error: React's hydration and nesting warnings
+    among them) and its uncaught exceptions, for every page `watch` is given."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def watch(self, page):
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"{page.url}: {msg.text}"))
+        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: uncaught {exc}"))
+        return page
+
+    def assert_clean(self) -> None:
+        errors, self.errors = self.errors, []
+        assert errors == [], "the browser logged errors:\n" + "\n".join(errors)
+
+
+@pytest.fixture
+def console_errors() -> Iterator[ConsoleGuard]:
+    """Fails the test when a watched page logs an error: `console_errors.watch(page)`."""
+    guard = ConsoleGuard()
+    yield guard
+    guard.assert_clean()

@@ -168,8 +168,9 @@ def test_customer_journey(browser: Browser, app_url, screenshots_dir):
     expect(pack).to_contain_text("1,000 credits + 100 bonus")
     pack.get_by_role("link", name=re.compile("^Buy")).click()
     expect(page).to_have_url(re.compile(r"/checkout\?pack=credits-1000-krw$"))
-    card_form_ready(page)
-    type_card(page, GOOD_CARD)
+    # The card saved at the first checkout is offered here too, and chosen: no typing.
+    expect(page.locator("#saved-cards").get_by_role("radio", name=re.compile("4242"))).to_be_checked()
+    expect(page.get_by_placeholder("number")).to_be_hidden()
     pay_button(page).click()
     expect(page).to_have_url(re.compile(r"/checkout/success\?invoice="), timeout=PAY_TIMEOUT)
     page.goto("/billing/credits")

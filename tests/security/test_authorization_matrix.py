@@ -193,6 +193,7 @@ EXEMPT: dict[str, str] = {
     "submit": "sign-in / sign-up forms: no object",
     "card_mounted": "the card form's mount result",
     "select_card": "picks among the page's own saved_cards; the server checks the card at pay",
+    "set_billing_country": "re-prices the page's own summary for the signed-in customer; kept only at pay",
     "card_set_up": "uses the SetupIntent this server created (_setup_intent_id, server-only)",
     "card_authenticated": "uses the PaymentIntent this server created (_payment_intent_id, server-only)",
     "pay_hosted": "buys for the signed-in customer; the amount comes from the catalog",

@@ -82,6 +82,9 @@ FORMS: list[Form] = [
     Form("pay with a saved card", CheckoutState, "pay", "owner", ids.filter(bool),  # "": no card, no attempt
          lambda w, v: ((), {"_target": _invoice_target(w), "loaded": True, "selected_card": v}),
          always_refused=True),
+    Form("checkout billing country", CheckoutState, "set_billing_country", "owner", nasty,
+         lambda w, v: ((v,), {"_target": CheckoutTarget(price_id=w.ids["pro_price"]), "loaded": True,
+                              "country_needed": True})),
     # plan
     Form("change plan: quantity", PlanState, "confirm_change", "owner", bad_amounts,
          lambda w, v: ((), {"selected": str(w.ids["pro_price"]), "quantity": v,
