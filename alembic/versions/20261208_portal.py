@@ -5,7 +5,7 @@ Sessions opened before this revision lived in a cookie page scripts could read: 
 (everyone signs in once more, and gets the httpOnly cookie).
 
 Revision ID: ee120614dac6
-Revises: e7b1c3d5f902
+Revises: 7a3c9e1d5b20
 Create Date: 2026-12-08 00:16:43.868856
 """
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ import billing_portal.models.types
 
 
 revision: str = 'ee120614dac6'
-down_revision: str | None = 'e7b1c3d5f902'
+down_revision: str | None = '7a3c9e1d5b20'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
