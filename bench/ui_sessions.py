@@ -62,8 +62,8 @@ def start_backend(database_url: str, workers: int, redis_url: str | None, work: 
         # The origin the websocket accepts depends on the port start_process picks.
         url = f"http://127.0.0.1:{port}"
         env.update(PUBLIC_URL=url, API_URL=url, ALLOWED_ORIGINS=f'["{url}"]')
-        # What `reflex run --env prod --backend-only` runs (granian on the app factory); that
-        # command refuses to start while rxconfig names a frontend port.
+        # What `reflex run --env prod --backend-only` runs (granian on the app factory), started
+        # directly so that host, port and workers are the benchmark's own.
         return [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory",
                 "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
                 "billing_portal.billing_portal:app"]
