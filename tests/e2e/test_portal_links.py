@@ -108,3 +108,23 @@ def test_a_link_signs_in_on_the_flow_once_never_as_another_and_leads_back(browse
     expect(page.get_by_role("heading", name="Acme app: your projects")).to_be_visible()
     for context in (ana, replay, bob):
         context.close()
+
+
+def test_a_checkout_link_opens_the_card_form_for_that_price_signed_in(browser: Browser, portal, seller_app,
+                                                                     screenshots_dir):
+    api, _url = portal
+    ref, email = customer(api, "Chidi")
+    prices = api.get("/api/v1/prices", params={"limit": 100}).json()["data"]
+    starter = next(p for p in prices if p["currency"] == "USD" and p["interval"] == "month" and p["unit_amount"] > 0)
+    made = api.post("/api/v1/checkout_sessions", json={"customer": ref, "price": starter["id"],
+                                                      "return_url": f"{seller_app}/upgrade"})
+    assert made.status_code == 201, made.text
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(made.json()["url"])
+    expect(page).to_have_url(re.compile(rf"/checkout/?\?price={starter['id']}$"))
+    expect(page.locator("#nav-user-email")).to_have_text(email)
+    expect(page.get_by_placeholder("number")).to_be_visible()
+    expect(page.locator("#pay-button")).to_be_enabled()
+    page.screenshot(path=screenshots_dir / "portal-link-checkout-desktop.png", full_page=True)
+    context.close()
