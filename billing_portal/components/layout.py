@@ -150,6 +150,7 @@ def nav_bar() -> rx.Component:
                             AuthState.back_url != "",
                             rx.link(
                                 rx.hstack(rx.icon("arrow-left", size=14),
+                                          rx.text("Back", display=["block", "none"]),  # the phone's short form
                                           rx.text(AuthState.back_label, display=["none", "block"]),
                                           align="center", spacing="1"),
                                 href=AuthState.back_url,

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from billing_portal.billing.seller_keys import service as seller_keys
 from billing_portal.db import engine_for
-from tests.e2e.people import DESKTOP
+from tests.e2e.people import DESKTOP, PHONE
 
 
 class _SellerApp(BaseHTTPRequestHandler):
@@ -76,7 +76,8 @@ def test_a_link_signs_in_on_the_flow_once_never_as_another_and_leads_back(browse
     expect(page).to_have_url(re.compile(r"/billing/plan/?$"))
     expect(page.locator("#nav-user-email")).to_have_text(ana_email)
     back = page.locator("#nav-back")
-    expect(back).to_have_text("Back to 127.0.0.1")
+    expect(back).to_have_accessible_name("Back to 127.0.0.1")
+    expect(back.get_by_text("Back to 127.0.0.1")).to_be_visible()
     expect(back).to_have_attribute("href", back_to)
     assert "bp_session" not in page.evaluate("document.cookie")
     page.screenshot(path=screenshots_dir / "portal-link-plan-flow-desktop.png", full_page=True)
@@ -108,3 +109,37 @@ def test_a_link_signs_in_on_the_flow_once_never_as_another_and_leads_back(browse
     expect(page.get_by_role("heading", name="Acme app: your projects")).to_be_visible()
     for context in (ana, replay, bob):
         context.close()
+
+
+def test_a_checkout_link_opens_the_card_form_for_that_price_signed_in(browser: Browser, portal, seller_app,
+                                                                     screenshots_dir):
+    api, _url = portal
+    ref, email = customer(api, "Chidi")
+    prices = api.get("/api/v1/prices", params={"limit": 100}).json()["data"]
+    starter = next(p for p in prices if p["currency"] == "USD" and p["interval"] == "month" and p["unit_amount"] > 0)
+    made = api.post("/api/v1/checkout_sessions", json={"customer": ref, "price": starter["id"],
+                                                      "return_url": f"{seller_app}/upgrade"})
+    assert made.status_code == 201, made.text
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.goto(made.json()["url"])
+    expect(page).to_have_url(re.compile(rf"/checkout/?\?price={starter['id']}$"))
+    expect(page.locator("#nav-user-email")).to_have_text(email)
+    expect(page.get_by_placeholder("number")).to_be_visible()
+    expect(page.locator("#pay-button")).to_be_enabled()
+    page.screenshot(path=screenshots_dir / "portal-link-checkout-desktop.png", full_page=True)
+    context.close()
+
+
+def test_on_a_phone_the_back_link_keeps_the_nav_on_the_screen(browser: Browser, portal, seller_app, screenshots_dir):
+    api, _url = portal
+    ref, _email = customer(api, "Dana")
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(portal_link(api, ref, f"{seller_app}/home"))
+    expect(page).to_have_url(re.compile(r"/billing/?$"))
+    expect(page.get_by_role("link", name="Back to 127.0.0.1")).to_be_visible()
+    expect(page.locator("#nav-back").get_by_text("Back", exact=True)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=screenshots_dir / "portal-link-overview-phone.png", full_page=True)
+    context.close()
