@@ -46,7 +46,7 @@ soak: test-setup
 	  $(BIN)/python -m pytest tests/reliability tests/security tests/test_rate_limits.py
 
 # Benchmarks print one JSON line per figure (bench/README.md); copy them into README.md's table.
-BENCHES := invoice_pdf webhook_ingest dashboard history upload ui_sessions
+BENCHES := invoice_pdf webhook_ingest dashboard history upload ui_sessions entitlements
 bench: test-setup
 	@for b in $(BENCHES); do $(BIN)/python -m bench.$$b || exit 1; done
 

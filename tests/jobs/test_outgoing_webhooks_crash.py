@@ -19,6 +19,7 @@ from billing_portal.billing.outgoing_webhooks import endpoints
 from billing_portal.db import session_scope
 from billing_portal.models import WebhookDelivery
 from billing_portal.models.types import utcnow
+from billing_portal.settings import get_settings
 from tests.support.builders import make_admin, make_customer
 from tests.support.webhook_receiver import Receiver
 
@@ -42,6 +43,8 @@ def job(db_url: str, tmp_path, *command: str) -> subprocess.Popen:
 
 def test_a_sender_killed_mid_delivery_loses_nothing(engine, db_url, tmp_path, receiver, monkeypatch):
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setenv("OUTGOING_WEBHOOKS_ALLOW_PRIVATE", "true")  # the receiver is on loopback
+    get_settings.cache_clear()
     scope = partial(session_scope, engine)
     with scope() as s:
         admin = make_admin(s)
