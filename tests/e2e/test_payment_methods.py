@@ -87,8 +87,12 @@ def test_manage_cards_then_pay_an_open_invoice_with_the_saved_card(customer: Pag
     expect(card_row(page, "4444").locator(".default-badge")).to_have_text("Default")
     shoot(page, screenshots_dir, "payment-methods-after-remove")
 
-    # Subscribe (a new card at checkout), upgrade at once: the proration invoice is open.
+    # Subscribe (a new card at checkout: the saved one is offered, and chosen, first), upgrade at
+    # once: the proration invoice is open.
     choose_starter_in_krw(page)
+    saved = page.locator("#saved-cards")
+    expect(saved.get_by_role("radio", name=re.compile("4444"))).to_be_checked()
+    saved.get_by_role("radio", name="A new card").click()
     card_form_ready(page)
     type_card(page, GOOD_CARD)
     pay_button(page).click()
