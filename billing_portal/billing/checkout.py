@@ -170,8 +170,9 @@ def checkout_summary(
     locale = customer.locale or user.locale
     currency = target.currency
     amount = target.unit_amount * target.quantity
-    country = customer.country or _country_code(billing_country)
-    # Not kept yet: a country the page asked for prices the summary as the invoice will be.
+    # A country the page asked for (only where tax depends on it) prices the summary as the
+    # invoice will be, before it is kept.
+    country = customer.country or (_country_code(billing_country) if settings.tax_rates else "")
     buyer = customer if customer.country else SimpleNamespace(country=country, tax_id=customer.tax_id)
     rule = applied_tax(buyer, currency)
     totals = invoice_totals([_TaxLine(amount, rule.rate, rule.inclusive)], quantum=stripe_currencies.quantum(currency),

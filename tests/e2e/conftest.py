@@ -230,9 +230,22 @@ class ConsoleGuard:
 
     def __init__(self) -> None:
         self.errors: list[str] = []
+        self.answering: tuple[str, ...] = ()
+
+    def allow_refusals_from(self, origin: str) -> None:
+        """A declined card is a 402 from Stripe (here its stand-in), which Chromium logs as an error."""
+        self.answering += (origin,)
+
+    def _console(self, page, msg) -> None:
+        if msg.type != "error":
+            return
+        url = (msg.location or {}).get("url", "")
+        if msg.text.startswith("Failed to load resource") and url.startswith(self.answering or ("\0",)):
+            return
+        self.errors.append(f"{page.url}: {msg.text} ({url})")
 
     def watch(self, page):
-        page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"{page.url}: {msg.text}"))
+        page.on("console", lambda msg: self._console(page, msg))
         page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: uncaught {exc}"))
         return page
 

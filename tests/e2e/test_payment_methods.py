@@ -89,8 +89,12 @@ def test_manage_cards_then_pay_an_open_invoice_with_the_saved_card(customer: Pag
     expect(card_row(page, "4444").locator(".default-badge")).to_have_text("Default")
     shoot(page, screenshots_dir, "payment-methods-after-remove")
 
-    # Subscribe (a new card at checkout: it becomes the default once it paid).
+    # Subscribe with a new card at checkout (the saved one is offered, and chosen, first): the new
+    # card is kept, as the default, once it paid.
     choose_starter_in_krw(page)
+    saved = page.locator("#saved-cards")
+    expect(saved.get_by_role("radio", name=re.compile("4444"))).to_be_checked()
+    saved.get_by_role("radio", name="A new card").click()
     card_form_ready(page)
     type_card(page, GOOD_CARD)
     pay_button(page).click()
