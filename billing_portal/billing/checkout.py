@@ -736,6 +736,7 @@ def _charge(session: Session, gw, user: CurrentUser, customer: Customer, invoice
     fraud.link_payment(session, risk, payment.id)
     if new_card:
         _keep_or_let_go(session, gw, customer, payment.status, card.id, card)
+    _void_declined_pack(session, payment, now)
     return _outcome(session, user, payment, result)
 
 
@@ -793,6 +794,14 @@ def _apply(session: Session, payment: Payment, result: ChargeResult, now: dateti
         failure_code=result.decline_code or result.failure_code or "",
         failure_message=result.customer_message or "", now=now,
     )
+    _void_declined_pack(session, payment, now)
+
+
+def _void_declined_pack(session: Session, payment: Payment, now: datetime) -> None:
+    """Declined here: this checkout never confirms that intent again (a new attempt is a new
+    invoice), so a one-off purchase leaves no debt. Renewal invoices stay open for dunning."""
+    if payment.status == PaymentStatus.FAILED and payment.invoice_id:
+        credits.void_unpaid_pack_invoice(session, session.get(Invoice, payment.invoice_id), now=now)
 
 
 # --------------------------------------------------------------------------------------------

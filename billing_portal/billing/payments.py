@@ -317,8 +317,11 @@ def apply_intent_status(
         invoice = session.get(Invoice, payment.invoice_id)
         if invoice is not None and invoice.status == InvoiceStatus.OPEN:
             subscriptions.invoice_payment_failed(session, invoice)
-            # A declined one-off purchase leaves no debt (a renewal's invoice stays open for dunning).
-            credits.void_unpaid_pack_invoice(session, invoice, now=now)
+            # A canceled intent is final: its one-off purchase leaves no debt. A failed one is not
+            # (Stripe lets the same intent be confirmed again, and a success may follow): the checkout
+            # that saw the decline voids it (checkout._apply), a webhook never does.
+            if status == PaymentStatus.CANCELED:
+                credits.void_unpaid_pack_invoice(session, invoice, now=now)
     return True
 
 
