@@ -139,8 +139,10 @@ class AppServer:
             "RATE_LIMIT_SIGN_UP": "10000/hour",
             "RATE_LIMIT_SIGN_IN": "10000/minute",
             "RATE_LIMIT_CHECKOUT": "10000/minute",
-            # ... and the fraud guard would count their attempts from that one IP (tests/billing/test_fraud.py).
+            # ... and the fraud guard would count their attempts, and the declines the failure-path tests
+            # make on purpose, from that one IP (the guard itself: tests/billing/test_fraud.py).
             "FRAUD_IP_ATTEMPTS": "100000",
+            "FRAUD_DECLINES_ALLOWED": "100000",
             "REFLEX_TELEMETRY_ENABLED": "false",
             **storage_env,
         }
