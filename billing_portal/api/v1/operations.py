@@ -72,7 +72,9 @@ OPERATIONS: list[Operation] = [
               "Change plan or interval", "Subscriptions",
               lambda c: service.change(c.session, c.params["subscription"], c.body), s.SubscriptionChanged,
               body=s.SubscriptionChange, idempotency="optional",
-              description="Upgrades apply now with a proration invoice; downgrades at the period end."),
+              description="An upgrade's proration invoice is charged to the default card at once (UPGRADE_APPLY "
+                          "decides whether a decline goes to dunning or changes nothing: see `outcome`); "
+                          "downgrades apply at the period end."),
     Operation("POST", "/api/v1/subscriptions/{subscription}/cancel", "cancel_subscription",
               "Cancel now or at the period end", "Subscriptions",
               lambda c: service.cancel(c.session, c.params["subscription"], c.body), s.Subscription,
