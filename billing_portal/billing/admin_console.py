@@ -388,7 +388,7 @@ def change_plan(session: Session, *, admin: CurrentUser, customer_id: int, price
     require_admin(admin)
     live = _customer_subscription(session, customer_id)
     before = {"price_id": live.price_id}
-    changed = plan_changes.change_plan(session, live.id, price_id=price_id, quantity=live.quantity)
+    changed = plan_changes.change_plan(session, live.id, price_id=price_id, quantity=live.quantity, actor=admin)
     audit.record(session, actor=admin, action="subscription.plan_changed_by_admin", subject_type="customer",
                  subject_id=customer_id, before=before,
                  after={"price_id": price_id, "effective": changed.preview.effective, "outcome": changed.outcome,

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from billing_portal.billing import audit, dunning, repository, subscriptions
+from billing_portal.billing.accounts import CurrentUser
 from billing_portal.billing.plan_changes.schemas import PlanChange
 from billing_portal.gateways.stripe_gateway import PaymentProviderUnavailable
 from billing_portal.models import PaymentStatus, Subscription
@@ -18,11 +19,12 @@ CONFIRM_MESSAGE = "Your bank asks you to confirm this payment yourself, so the p
 
 
 def change_plan(session: Session, subscription_id: int, *, price_id: int, quantity: int,
-                now: datetime | None = None) -> PlanChange:
-    """The change, and for one that applies now with something due, its invoice charged now."""
+                now: datetime | None = None, actor: CurrentUser | str = "customer") -> PlanChange:
+    """The change, and for one that applies now with something due, its invoice charged now.
+    `actor` is who asked (the audit entry of a refused upgrade names them)."""
     now = now or utcnow()
     if get_settings().upgrade_apply == "when_paid":
-        return _when_paid(session, subscription_id, price_id, quantity, now)
+        return _when_paid(session, subscription_id, price_id, quantity, now, actor)
     changed = subscriptions.change(session, subscription_id, price_id=price_id, quantity=quantity, now=now)
     if changed.preview.effective == "period_end":
         return PlanChange("scheduled", changed.preview)
@@ -47,7 +49,8 @@ def change_plan(session: Session, subscription_id: int, *, price_id: int, quanti
                       attempt.next_attempt_at)
 
 
-def _when_paid(session: Session, subscription_id: int, price_id: int, quantity: int, now: datetime) -> PlanChange:
+def _when_paid(session: Session, subscription_id: int, price_id: int, quantity: int, now: datetime,
+               actor: CurrentUser | str) -> PlanChange:
     """The change and its charge in a savepoint, kept unless the card was declined or the bank
     wants the customer. A charge still processing is kept (its webhook settles it: dropping it
     could lose money that arrives), and so is an amount under the minimum charge (the next renewal
@@ -80,7 +83,7 @@ def _when_paid(session: Session, subscription_id: int, price_id: int, quantity: 
     # the change (subscription_update:{id}:{now}), so a later try is a new charge, never this one.
     savepoint.rollback()
     subscription = session.get(Subscription, subscription_id)
-    audit.record(session, actor="customer", action="subscription.upgrade_refused", subject_type="subscription",
+    audit.record(session, actor=actor, action="subscription.upgrade_refused", subject_type="subscription",
                  subject_id=subscription_id, now=now,
                  after={"price_id": price_id, "quantity": quantity, "kept_price_id": subscription.price_id,
                         "reason": message})

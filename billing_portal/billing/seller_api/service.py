@@ -261,7 +261,7 @@ def preview_change(session: Session, reference: str, body: schemas.SubscriptionC
 def change(session: Session, reference: str, body: schemas.SubscriptionChange) -> schemas.SubscriptionChanged:
     subscription = _get(session, Subscription, reference, "subscription")
     done = plan_changes.change_plan(session, subscription.id, price_id=body.price_id,
-                                    quantity=body.quantity or subscription.quantity)
+                                    quantity=body.quantity or subscription.quantity, actor="seller_api")
     return schemas.SubscriptionChanged(subscription=_subscription_answer(session, session.get(Subscription, subscription.id)),
                                        preview=_preview_answer(done.preview),
                                        invoice_id=done.invoice.id if done.invoice else None,

@@ -105,6 +105,7 @@ def test_when_paid_a_declined_upgrade_changes_nothing(engine, session, ls, price
         assert s.exec(select(OutboxEmail).where(OutboxEmail.kind == "dunning")).first() is None
         entry = s.exec(select(AuditEntry).where(AuditEntry.action == "subscription.upgrade_refused")).one()
         assert entry.after["kept_price_id"] == prices["pro"].id
+        assert entry.actor_label == "customer"
     _, error = outcome_text(done, "Scale", "Pro", "en_US")
     assert error.endswith("Your plan did not change: you are still on Pro.") and len(error) > 50
 
